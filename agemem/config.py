@@ -1,0 +1,44 @@
+"""The root config schema. Hydra merges `conf/` into it, so a mistyped key or override is an error naming it.
+
+Each group's schema lives beside the code that reads it; this module composes them and registers the result.
+"""
+
+from dataclasses import dataclass, field
+
+from hydra.core.config_store import ConfigStore
+
+from agemem.models.config import ModelConfig
+from agemem.rollout.config import RolloutConfig
+
+
+@dataclass
+class SmokeConfig:
+    """`task=smoke`: one chat prompt with the memory tools, completed by the model."""
+
+    # The user message to complete.
+    prompt: str = "Alice moved to Paris in 2019. Remember it."
+    # Tokens to generate.
+    max_new_tokens: int = 48
+
+
+@dataclass
+class Config:
+    """Everything a run reads. `python run.py --help` lists the groups and presets."""
+
+    # What to run: smoke | generate | rollout | train | sft | eval | report.
+    task: str = "smoke"
+    # Global seed: python, numpy, torch, sampling.
+    seed: int = 0
+    # Output folder; empty uses Hydra's run folder (outputs/<task>/<date>/<time>).
+    out: str = ""
+    # The policy model.
+    model: ModelConfig = field(default_factory=ModelConfig)
+    # Generation engine and sampling.
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    # Settings of task=smoke.
+    smoke: SmokeConfig = field(default_factory=SmokeConfig)
+
+
+def register_configs() -> None:
+    """Register the root schema so that `conf/config.yaml` can extend it."""
+    ConfigStore.instance().store(name="base_config", node=Config)

@@ -1,0 +1,55 @@
+"""Load the policy model and tokenizer from a local folder; never from a hub."""
+
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
+
+from agemem import PROJECT_ROOT
+from agemem.models.config import ModelConfig
+from agemem.models.tiny import ensure_tiny_model
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+class ModelPathError(ValueError):
+    """`model.path` does not point at a usable local model."""
+
+
+def resolve_model_dir(cfg: ModelConfig) -> Path:
+    """The local folder to load from: `model.path`, or the tiny model built into the cache."""
+    if cfg.path is None:
+        cache_root = Path(cfg.cache_dir) if cfg.cache_dir else PROJECT_ROOT / ".cache" / "models"
+        return ensure_tiny_model(cfg.tiny, cache_root)
+    path = Path(cfg.path).expanduser()
+    if not path.is_dir():
+        raise ModelPathError(f"model.path={cfg.path!r}: no such directory (models are loaded from local folders only)")
+    if not (path / "config.json").is_file():
+        raise ModelPathError(f"model.path={cfg.path!r}: no config.json in it; is this a HF model folder?")
+    try:
+        AutoConfig.from_pretrained(path, local_files_only=True)
+    except (ValueError, OSError) as err:
+        raise ModelPathError(f"model.path={cfg.path!r}: config.json is not a loadable model config: {err}") from err
+    return path
+
+
+def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
+    """The tokenizer of the configured model; it must carry a chat template. Left padding for batched prompts."""
+    path = resolve_model_dir(cfg)
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    if not tokenizer.chat_template:
+        raise ModelPathError(f"model.path={str(path)!r}: the tokenizer has no chat template")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def load_model(cfg: ModelConfig) -> PreTrainedModel:
+    """The causal LM of the configured model, in `model.dtype`, on CPU (callers move it)."""
+    if cfg.dtype not in DTYPES:
+        raise ValueError(f"model.dtype={cfg.dtype!r}: must be one of {sorted(DTYPES)}")
+    path = resolve_model_dir(cfg)
+    hf_logging.disable_progress_bar()  # a bar per load clutters every run's log
+    return AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[cfg.dtype], local_files_only=True)

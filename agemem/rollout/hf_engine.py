@@ -1,0 +1,134 @@
+"""The `hf` engine: batched, left-padded decoding of a transformers causal LM with a KV cache.
+
+Two decoders share the sampler in `engine.sample_next_token`:
+- `loop` (default): a plain KV-cache decode loop that drops finished rows from the batch as it goes;
+- `generate`: transformers' `model.generate`, for comparison (see bench/generation.py).
+"""
+
+from collections.abc import Iterable
+
+import torch
+from transformers import DynamicCache, PreTrainedModel
+
+from agemem.rollout.engine import FINISH_LENGTH, FINISH_STOP, Generation, SamplingParams, sample_next_token
+
+DECODERS = ("loop", "generate")
+
+
+def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pad prompts into one batch. Shape: ids (B, L), attention mask (B, L)."""
+    if not prompts or any(len(p) == 0 for p in prompts):
+        raise ValueError("every prompt needs at least one token")
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+        mask[row, width - len(prompt) :] = 1
+    return ids, mask
+
+
+class HFEngine:
+    """Generation with a transformers model held in this process (the default on CPU)."""
+
+    def __init__(self, model: PreTrainedModel, pad_token_id: int, decoder: str = "loop", max_batch_size: int = 64):
+        if decoder not in DECODERS:
+            raise ValueError(f"rollout.hf_decoder={decoder!r}: must be one of {list(DECODERS)}")
+        self.model = model.eval()
+        self.pad_token_id = pad_token_id
+        self.decoder = decoder
+        self.max_batch_size = max_batch_size
+
+    def generate(self, prompts: list[list[int]], sampling: SamplingParams) -> list[Generation]:
+        generator = None
+        if sampling.seed is not None:
+            generator = torch.Generator().manual_seed(sampling.seed)
+        decode = self._decode_loop if self.decoder == "loop" else self._decode_generate
+        out: list[Generation] = []
+        for start in range(0, len(prompts), self.max_batch_size):
+            out.extend(decode(prompts[start : start + self.max_batch_size], sampling, generator))
+        return out
+
+    @torch.inference_mode()
+    def _decode_loop(
+        self, prompts: list[list[int]], sampling: SamplingParams, generator: torch.Generator | None
+    ) -> list[Generation]:
+        device = self.model.device
+        ids, mask = left_pad(prompts, self.pad_token_id)
+        ids, mask = ids.to(device), mask.to(device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache()
+        logits = self.model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, logits_to_keep=1
+        ).logits[:, -1]
+        stop = torch.tensor(sampling.stop_token_ids or [-1], device=device)
+        alive = list(range(len(prompts)))  # original row of each batch row still decoding
+        tokens_out: list[list[int]] = [[] for _ in prompts]
+        logprobs_out: list[list[float]] = [[] for _ in prompts]
+        finish = [FINISH_LENGTH] * len(prompts)
+        for _ in range(sampling.max_new_tokens):
+            tokens, logprobs = sample_next_token(logits, sampling, generator)
+            for row, token, logprob in zip(alive, tokens.tolist(), logprobs.tolist()):
+                tokens_out[row].append(token)
+                logprobs_out[row].append(logprob)
+            done = torch.isin(tokens, stop)
+            for row in (alive[i] for i in done.nonzero().flatten().tolist()):
+                finish[row] = FINISH_STOP
+            keep = (~done).nonzero().flatten()
+            if len(keep) == 0 or len(tokens_out[alive[0]]) == sampling.max_new_tokens:
+                break
+            if len(keep) < len(alive):  # drop finished rows: later steps only pay for live ones
+                alive = [alive[i] for i in keep.tolist()]
+                cache.batch_select_indices(keep)
+                tokens, mask, positions = tokens[keep], mask[keep], positions[keep]
+            mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=-1)
+            positions = positions[:, -1:] + 1
+            logits = self.model(
+                input_ids=tokens[:, None], attention_mask=mask, position_ids=positions, past_key_values=cache
+            ).logits[:, -1]
+        return [Generation(t, lp, f) for t, lp, f in zip(tokens_out, logprobs_out, finish)]
+
+    @torch.inference_mode()
+    def _decode_generate(
+        self, prompts: list[list[int]], sampling: SamplingParams, generator: torch.Generator | None
+    ) -> list[Generation]:
+        if generator is not None:  # `generate` samples from the global RNG only
+            torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+        ids, mask = left_pad(prompts, self.pad_token_id)
+        greedy = sampling.temperature == 0
+        out = self.model.generate(
+            input_ids=ids.to(self.model.device),
+            attention_mask=mask.to(self.model.device),
+            do_sample=not greedy,
+            temperature=None if greedy else sampling.temperature,
+            top_p=None if greedy else sampling.top_p,
+            top_k=None if greedy else sampling.top_k,
+            max_new_tokens=sampling.max_new_tokens,
+            eos_token_id=list(sampling.stop_token_ids) or None,
+            pad_token_id=self.pad_token_id,
+            output_logits=True,
+            return_dict_in_generate=True,
+        )
+        new = out.sequences[:, ids.shape[1] :]
+        scale = 1.0 if greedy else sampling.temperature
+        logprobs = torch.stack([torch.log_softmax(step.float() / scale, -1) for step in out.logits], dim=1)
+        logprobs = logprobs.gather(-1, new[:, : logprobs.shape[1], None]).squeeze(-1)
+        result = []
+        for row in range(len(prompts)):
+            token_ids = new[row].tolist()
+            stops = [i for i, t in enumerate(token_ids) if t in sampling.stop_token_ids]
+            end = stops[0] + 1 if stops else len(token_ids)
+            reason = FINISH_STOP if stops else FINISH_LENGTH
+            result.append(Generation(token_ids[:end], logprobs[row, :end].tolist(), reason))
+        return result
+
+    @torch.no_grad()
+    def load_weights(self, named_tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
+        state = self.model.state_dict()
+        for name, tensor in named_tensors:
+            if name not in state:
+                raise KeyError(f"load_weights: {name!r} is not a parameter of the engine's model")
+            if state[name].shape != tensor.shape:
+                raise ValueError(f"load_weights: {name!r} has shape {tuple(tensor.shape)}, "
+                                 f"expected {tuple(state[name].shape)}")
+            state[name].copy_(tensor)

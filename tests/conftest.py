@@ -1,0 +1,46 @@
+"""Shared fixtures: CPU-safe environment, the tiny model built once per session into a temp cache."""
+
+import os
+
+os.environ.setdefault("DS_ACCELERATOR", "cpu")
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("WANDB_MODE", "disabled")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from agemem import PROJECT_ROOT  # noqa: E402
+from agemem.models import ModelConfig, load_model, load_tokenizer  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def model_cfg() -> ModelConfig:
+    """The default tiny model, cached in the project's .cache (built once, reused across sessions)."""
+    return ModelConfig()
+
+
+@pytest.fixture(scope="session")
+def tokenizer(model_cfg):
+    return load_tokenizer(model_cfg)
+
+
+@pytest.fixture()
+def model(model_cfg):
+    """A fresh copy of the tiny model per test (tests may change its weights)."""
+    torch.manual_seed(0)
+    return load_model(model_cfg)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent (it sits beside the project on dev machines and CI)")
+    return SHARED_DATA

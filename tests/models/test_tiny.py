@@ -1,0 +1,80 @@
+"""The tiny offline model: deterministic build, a chat template that renders tools, and clear path errors."""
+
+import json
+
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from agemem.models import ModelConfig, ModelPathError, load_model, load_tokenizer, resolve_model_dir
+from agemem.models.config import TinyModelConfig
+from agemem.models.tiny import build_model, build_tokenizer
+from agemem.tools.schemas import TOOL_NAMES, TOOL_SCHEMAS
+
+MESSAGES = [
+    {"role": "system", "content": "You manage memory."},
+    {"role": "user", "content": "Alice moved to Paris in 2019."},
+    {
+        "role": "assistant",
+        "content": "<think>store it</think>",
+        "tool_calls": [{"type": "function", "function": {"name": "Add_memory", "arguments": {"content": "Alice: Paris"}}}],
+    },
+    {"role": "tool", "content": "[memory tool result]\nmemory_added:mem_1"},
+]
+
+
+def test_chat_template_renders_tools_calls_and_results(tokenizer, tmp_path):
+    text = tokenizer.apply_chat_template(MESSAGES, tools=TOOL_SCHEMAS, tokenize=False, add_generation_prompt=True)
+    for name in TOOL_NAMES:
+        assert json.dumps(name) in text
+    assert '<tool_call>\n{"name": "Add_memory", "arguments": {"content": "Alice: Paris"}}\n</tool_call>' in text
+    assert "<|im_start|>user\n<tool_response>\n[memory tool result]\nmemory_added:mem_1\n</tool_response><|im_end|>" in text
+    assert text.endswith("<|im_start|>assistant\n")
+    tokenizer.save_pretrained(tmp_path)
+    reloaded = AutoTokenizer.from_pretrained(tmp_path)
+    again = reloaded.apply_chat_template(MESSAGES, tools=TOOL_SCHEMAS, tokenize=False, add_generation_prompt=True)
+    assert again == text
+    assert reloaded(text, add_special_tokens=False)["input_ids"] == tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def test_special_tokens_and_digits_are_single_tokens(tokenizer):
+    for special in ["<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>", "<answer>", "</answer>"]:
+        assert len(tokenizer(special, add_special_tokens=False)["input_ids"]) == 1
+    assert tokenizer.tokenize("31415") == list("31415")
+    text = 'Caf\u00e9 \u6771\u4eac <tool_call>[{"name": "Add_memory"}]</tool_call>'
+    assert tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"]) == text
+
+
+def test_build_is_deterministic_in_the_seed():
+    small = TinyModelConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                            num_key_value_heads=1, head_dim=16)
+    tok_a, tok_b = build_tokenizer(small), build_tokenizer(small)
+    assert tok_a.get_vocab() == tok_b.get_vocab()
+    a, b = build_model(small, tok_a), build_model(small, tok_b)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    other = build_model(TinyModelConfig(**{**small.__dict__, "seed": 1}), tok_a)
+    assert not torch.equal(a.model.embed_tokens.weight, other.model.embed_tokens.weight)
+
+
+def test_tiny_model_loads_from_the_cache(model_cfg):
+    folder = resolve_model_dir(model_cfg)
+    assert (folder / "BUILD_COMPLETE").is_file() and str(folder).startswith(str(folder.parents[1]))
+    model = load_model(model_cfg)
+    assert model.config.head_dim == 64 and model.config.model_type == "qwen3"
+
+
+def test_missing_or_invalid_model_path_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelPathError, match="no such directory"):
+        load_tokenizer(ModelConfig(path=str(tmp_path / "nope")))
+    with pytest.raises(ModelPathError, match="no config.json"):
+        load_model(ModelConfig(path=str(tmp_path)))
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ModelPathError, match="not a loadable model config"):
+        load_model(ModelConfig(path=str(tmp_path)))
+
+
+def test_local_model_path_loads_any_saved_causal_lm(model_cfg, tmp_path):
+    load_model(model_cfg).save_pretrained(tmp_path)
+    load_tokenizer(model_cfg).save_pretrained(tmp_path)
+    cfg = ModelConfig(name="local", path=str(tmp_path))
+    assert load_tokenizer(cfg).chat_template and load_model(cfg).config.model_type == "qwen3"
