@@ -18,6 +18,8 @@ from agemem.config import Config, register_configs  # noqa: E402
 # task name → "module:function" taking the typed config; imported lazily so each task loads only what it needs.
 TASKS = {
     "smoke": "agemem.rollout.smoke:run_smoke",
+    "generate": "data_gen.generate:run_generate",
+    "rollout": "agemem.rollout.cli:run_rollout",
 }
 
 log = logging.getLogger("agemem")

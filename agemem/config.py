@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
 
+from agemem.memory.config import MemoryConfig
 from agemem.models.config import ModelConfig
+from agemem.rewards.config import JudgeConfig, RewardConfig
 from agemem.rollout.config import RolloutConfig
+from data_gen.config import DataConfig
+from stages.config import CurriculumConfig
 
 
 @dataclass
@@ -35,6 +39,16 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     # Generation engine and sampling.
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    # Episode source.
+    data: DataConfig = field(default_factory=DataConfig)
+    # LTM index and STM operations.
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    # The three stages: rounds, distractors, budgets.
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    # Reward formula and weights.
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    # Answer / memory judge.
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
     # Settings of task=smoke.
     smoke: SmokeConfig = field(default_factory=SmokeConfig)
 

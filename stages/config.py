@@ -1,0 +1,24 @@
+"""Schema of the `curriculum` config group: the three stages of a trajectory (SPEC.md §3)."""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class CurriculumConfig:
+    """Round limits, budgets and the stage-1 variant."""
+
+    # Stage-1 variant: paper (one context message per step, each after an automatic retrieval) or official
+    # (all contextual information in one casual-chat user message).
+    stage1_variant: str = "paper"
+    # Most model calls per input message in each stage (SPEC.md §3: 5).
+    max_rounds: int = 5
+    # Distractors shown in stage 2, one per step (SPEC.md §3: 3).
+    num_distractors: int = 3
+    # Context budget in tokens (SPEC.md §3: 8,192).
+    context_budget: int = 8192
+    # A stage ends early when the context passes this fraction of the budget (official code: 0.8).
+    early_stop_fraction: float = 0.8
+    # Tool-call syntax the agent writes: agemem (a JSON array in one <tool_call>) or hermes (Qwen's format).
+    tool_format: str = "agemem"
+    # Render the tool schemas in the system turn (chat template `tools=`); false keeps prompts short.
+    tools_in_prompt: bool = True
