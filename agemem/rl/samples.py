@@ -1,0 +1,151 @@
+"""Training samples: one per model call (SPEC.md §5 "broadcast"), padded batches, and micro-batch packing.
+
+Shape legend (all of agemem.rl): B batch, G group, T tokens, V vocab.
+
+Alignment convention of `collate` (next-token prediction). Every per-token tensor it returns is indexed by the
+position of the logit that predicts the token: position t holds the facts about `labels[:, t] =
+input_ids[:, t + 1]`. So the trainer uses the model's logits unshifted:
+
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits   # (B, T, V)
+    logprobs = token_logprobs(logits, batch["labels"], temperature)                                 # (B, T)
+    loss, metrics = policy_loss(logprobs, batch["old_logprobs"], batch["advantages"], batch["loss_mask"])
+
+`loss_mask[b, t]` is 1 exactly when `labels[b, t]` is a generated (response) token of sample b — i.e. the mask
+sits on label positions, one to the left of the response in `input_ids` — and 0 on prompt, padding and the
+last position. `old_logprobs[b, t]` is the rollout log-prob of `labels[b, t]` there, 0 elsewhere.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from agemem.records import Step, Trajectory
+
+
+@dataclass
+class StepSample:
+    """One model call turned into a training sample: the exact ids the engine saw and generated."""
+
+    prompt_ids: list[int]  # the exact prompt ids of that step
+    response_ids: list[int]  # the exact generated ids (the only tokens trained on)
+    old_logprobs: list[float]  # rollout log-prob of each response id, log_softmax(logits / T)
+    advantage: float  # the trajectory's advantage, the same for every step of it
+    episode_id: str  # the task the trajectory belongs to (its GRPO group)
+    group_index: int  # k among the K rollouts of that task
+    stage: int  # 1, 2 or 3 (SPEC.md §3)
+    ref_logprobs: list[float] | None = None  # reference-model log-prob of each response id, when KL is used
+
+
+def is_trainable(step: Step) -> bool:
+    """A step trains only when it generated something: an empty response has no token to put a loss on
+    (it happens when the engine stops at once, e.g. the context budget left no room to generate)."""
+    return len(step.response_ids) > 0
+
+
+def count_trainable_steps(trajectories: Sequence[Trajectory]) -> Tensor:
+    """Number of samples `build_step_samples` makes from each trajectory — the `steps_per_trajectory` for
+    `stepwise_advantages` and `broadcast_to_steps`.
+
+    Shape: → (N,) int64.
+    """
+    return torch.tensor([sum(is_trainable(s) for s in t.steps) for t in trajectories], dtype=torch.long)
+
+
+def build_step_samples(
+    trajectories: Sequence[Trajectory], advantages: Tensor | Sequence[float]
+) -> list[StepSample]:
+    """One `StepSample` per trainable model call, every stage, in trajectory then step order; each carries its
+    trajectory's advantage A_k (SPEC.md §5). Steps with an empty response are skipped (`is_trainable`).
+
+    Shape: advantages (N,) with N = len(trajectories).
+    """
+    adv = advantages.tolist() if isinstance(advantages, Tensor) else list(advantages)
+    if len(adv) != len(trajectories):
+        raise ValueError(f"{len(adv)} advantages for {len(trajectories)} trajectories")
+    samples = []
+    for traj, a in zip(trajectories, adv):
+        for i, step in enumerate(traj.steps):
+            if not is_trainable(step):
+                continue
+            if len(step.response_logprobs) != len(step.response_ids):
+                raise ValueError(
+                    f"episode {traj.episode_id} rollout {traj.group_index} step {i}: "
+                    f"{len(step.response_logprobs)} log-probs for {len(step.response_ids)} response ids"
+                )
+            samples.append(
+                StepSample(
+                    prompt_ids=list(step.prompt_ids),
+                    response_ids=list(step.response_ids),
+                    old_logprobs=[float(x) for x in step.response_logprobs],
+                    advantage=float(a),
+                    episode_id=traj.episode_id,
+                    group_index=traj.group_index,
+                    stage=step.stage,
+                )
+            )
+    return samples
+
+
+def collate(samples: Sequence[StepSample], pad_id: int) -> dict[str, Tensor]:
+    """Right-padded batch of prompt + response, aligned as the module docstring states.
+
+    Returns `input_ids` (B, T) int64, `attention_mask` (B, T) int64 (1 on real tokens), `labels` (B, T) int64
+    (input_ids shifted left, `pad_id` past the end), `loss_mask` (B, T) float32, `old_logprobs` (B, T) float32,
+    `advantages` (B,) float32, and `ref_logprobs` (B, T) float32 when every sample has them.
+    Shape: T = max over samples of len(prompt_ids) + len(response_ids).
+    """
+    if not samples:
+        raise ValueError("collate needs at least one sample")
+    with_ref = [s.ref_logprobs is not None for s in samples]
+    if any(with_ref) and not all(with_ref):
+        raise ValueError("either every sample has ref_logprobs or none has")
+    width = max(len(s.prompt_ids) + len(s.response_ids) for s in samples)
+    shape = (len(samples), width)
+    batch = {
+        "input_ids": torch.full(shape, pad_id, dtype=torch.long),
+        "attention_mask": torch.zeros(shape, dtype=torch.long),
+        "labels": torch.full(shape, pad_id, dtype=torch.long),
+        "loss_mask": torch.zeros(shape, dtype=torch.float32),
+        "old_logprobs": torch.zeros(shape, dtype=torch.float32),
+        "advantages": torch.tensor([s.advantage for s in samples], dtype=torch.float32),
+    }
+    if all(with_ref):
+        batch["ref_logprobs"] = torch.zeros(shape, dtype=torch.float32)
+    for b, s in enumerate(samples):
+        p, r = len(s.prompt_ids), len(s.response_ids)
+        if p == 0 or r == 0 or len(s.old_logprobs) != r:
+            raise ValueError(f"sample {b}: needs a prompt, a response and one old log-prob per response id")
+        batch["input_ids"][b, : p + r] = torch.tensor(s.prompt_ids + s.response_ids, dtype=torch.long)
+        batch["attention_mask"][b, : p + r] = 1
+        batch["labels"][b, : p + r - 1] = batch["input_ids"][b, 1 : p + r]
+        # the logit at position p − 1 (last prompt token) predicts the first response token
+        batch["loss_mask"][b, p - 1 : p + r - 1] = 1.0
+        batch["old_logprobs"][b, p - 1 : p + r - 1] = torch.tensor(s.old_logprobs, dtype=torch.float32)
+        if s.ref_logprobs is not None:
+            if len(s.ref_logprobs) != r:
+                raise ValueError(f"sample {b}: {len(s.ref_logprobs)} ref log-probs for {r} response ids")
+            batch["ref_logprobs"][b, p - 1 : p + r - 1] = torch.tensor(s.ref_logprobs, dtype=torch.float32)
+    return batch
+
+
+def pack_micro_batches(lengths: Sequence[int], token_budget: int) -> list[list[int]]:
+    """Group sample indices into micro-batches whose padded size (longest length × count) fits `token_budget`.
+
+    Samples are sorted longest first (ties by index), which keeps similar lengths together (little padding) and
+    puts the largest micro-batch first (an out-of-memory shows at once); each micro-batch is then filled
+    greedily. A sample longer than the budget goes alone. Deterministic; indices inside a micro-batch follow
+    that order.
+    """
+    if token_budget <= 0:
+        raise ValueError(f"token_budget must be positive, got {token_budget}")
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches: list[list[int]] = []
+    for i in order:
+        # sorted longest first, so a micro-batch's padded width is the length of its first sample
+        if batches and lengths[batches[-1][0]] * (len(batches[-1]) + 1) <= token_budget:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches

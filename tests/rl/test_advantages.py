@@ -1,0 +1,158 @@
+"""Group-relative advantages (SPEC.md §5, §6) against hand-computed values and a loop reference."""
+
+import math
+import random
+import statistics
+
+import pytest
+import torch
+
+from agemem.rl import broadcast_to_steps, grouped_normalize, stepwise_advantages
+
+EPS = 1e-6
+
+
+def reference_advantages(
+    rewards, groups, *, eps=EPS, norm_by_std=True, steps=None, over="trajectory", divide=False
+):
+    """The published formula written as a plain loop over groups (independent of the vectorised code)."""
+    out = []
+    for i, r in enumerate(rewards):
+        members = [j for j, g in enumerate(groups) if g == groups[i]]
+        repeat = [steps[j] if over == "step" else 1 for j in members]
+        pool = [rewards[j] for j, n in zip(members, repeat) for _ in range(n)]
+        if len(pool) <= 1:
+            a = r  # verl: a group of one keeps its raw reward
+        elif len(set(pool)) == 1:
+            a = 0.0
+        else:
+            mean = sum(pool) / len(pool)
+            a = (r - mean) / (statistics.stdev(pool) + eps) if norm_by_std else r - mean
+        out.append(a / max(steps[i], 1) if divide else a)
+    return out
+
+
+def test_k4_group_by_hand():
+    # rewards 0, 0, 1, 1: mean 0.5, squared deviations sum 4·0.25 = 1, unbiased var 1/3, std 1/√3,
+    # so A = ±0.5·√3 = ±0.8660 (up to ε).
+    adv = stepwise_advantages(torch.tensor([0.0, 0.0, 1.0, 1.0]), ["q", "q", "q", "q"])
+    expected = 0.5 / (1 / math.sqrt(3) + EPS)
+    assert torch.allclose(adv, torch.tensor([-expected, -expected, expected, expected]), atol=1e-7)
+
+
+def test_singleton_group_keeps_raw_reward_and_equal_group_gets_zero():
+    rewards = torch.tensor([0.7, 0.1, 0.1, 0.1, -1.0])
+    adv = stepwise_advantages(rewards, ["solo", "same", "same", "same", "alone"])
+    assert adv.tolist() == pytest.approx([0.7, 0.0, 0.0, 0.0, -1.0])
+    assert adv[1:4].eq(0).all()  # exactly zero, not (0.1 − 0.1000…02)/ε
+
+
+def test_interleaved_groups_and_tensor_ids():
+    rewards = torch.tensor([1.0, 5.0, 3.0, 7.0])
+    by_str = stepwise_advantages(rewards, ["a", "b", "a", "b"])
+    by_int = stepwise_advantages(rewards, torch.tensor([4, 9, 4, 9]))
+    # each group is {x, x+2}: mean x+1, std √2, so A = ∓1/√2
+    expected = 1 / (math.sqrt(2) + EPS)
+    assert torch.allclose(by_str, torch.tensor([-expected, -expected, expected, expected]))
+    assert torch.equal(by_str, by_int)
+
+
+def test_dr_grpo_subtracts_mean_only():
+    adv = stepwise_advantages(torch.tensor([0.0, 1.0, 2.0, 5.0]), [0, 0, 0, 0], norm_by_std=False)
+    assert adv.tolist() == pytest.approx([-2.0, -1.0, 0.0, 3.0])
+
+
+def test_normalize_over_steps_weighs_long_trajectories():
+    # official code: rewards 1 (3 steps) and 0 (1 step) → samples 1, 1, 1, 0: mean 0.75,
+    # squared deviations 3·0.0625 + 0.5625 = 0.75, unbiased var 0.75/3 = 0.25, std 0.5 → A = 0.5, −1.5.
+    rewards, steps = torch.tensor([1.0, 0.0]), torch.tensor([3, 1])
+    adv = stepwise_advantages(rewards, ["q", "q"], steps_per_trajectory=steps, normalize_over="step")
+    assert adv.tolist() == pytest.approx([0.25 / (0.5 + EPS), -0.75 / (0.5 + EPS)])
+    per_sample = grouped_normalize(broadcast_to_steps(rewards, steps), ["q"] * 4)
+    assert torch.allclose(broadcast_to_steps(adv, steps), per_sample)
+    # paper's trajectory normalisation of the same rewards: ±1/√2
+    paper = stepwise_advantages(rewards, ["q", "q"], steps_per_trajectory=steps)
+    a = 0.5 / (1 / math.sqrt(2) + EPS)
+    assert paper.tolist() == pytest.approx([a, -a])
+
+
+def test_step_mode_singleton_rule_counts_step_samples():
+    one_step = stepwise_advantages(
+        torch.tensor([0.4]), ["q"], steps_per_trajectory=torch.tensor([1]), normalize_over="step"
+    )
+    three_steps = stepwise_advantages(
+        torch.tensor([0.4]), ["q"], steps_per_trajectory=torch.tensor([3]), normalize_over="step"
+    )
+    assert one_step.item() == pytest.approx(0.4) and three_steps.item() == 0.0
+
+
+def test_divide_by_length():
+    steps = torch.tensor([1, 2, 3, 4])
+    adv = stepwise_advantages(
+        torch.tensor([0.0, 0.0, 1.0, 1.0]), [0] * 4, steps_per_trajectory=steps, divide_by_length=True
+    )
+    a = 0.5 / (1 / math.sqrt(3) + EPS)
+    assert adv.tolist() == pytest.approx([-a, -a / 2, a / 3, a / 4])
+
+
+def test_mem_alpha_per_step_rewards_form_one_group_per_instance():
+    # two instances; every chunk-step sample of an instance's rollouts is one group
+    # instance i1: 0.2, 0.4, 0.6 → mean 0.4, unbiased std √((0.04 + 0 + 0.04)/2) = 0.2; i2: all equal → 0
+    values = torch.tensor([0.2, 0.4, 0.6, 1.0, 1.0], dtype=torch.float64)
+    adv = grouped_normalize(values, ["i1", "i1", "i1", "i2", "i2"])
+    assert adv.dtype == torch.float64
+    assert adv.tolist() == pytest.approx([-0.2 / (0.2 + EPS), 0.0, 0.2 / (0.2 + EPS), 0.0, 0.0], abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_vectorised_equals_loop_reference(seed):
+    rng = random.Random(seed)
+    n = rng.randint(1, 40)
+    groups = [rng.randint(0, 7) for _ in range(n)]
+    rewards = [
+        rng.choice([-1.0, 0.0, 0.25, 0.5, 1.0]) + (rng.random() if rng.random() < 0.5 else 0) for _ in groups
+    ]
+    steps = [rng.randint(0, 5) for _ in groups]
+    for norm_by_std in (True, False):
+        for over in ("trajectory", "step"):
+            for divide in (False, True):
+                got = stepwise_advantages(
+                    torch.tensor(rewards, dtype=torch.float64),
+                    groups,
+                    norm_by_std=norm_by_std,
+                    steps_per_trajectory=torch.tensor(steps),
+                    normalize_over=over,
+                    divide_by_length=divide,
+                )
+                want = reference_advantages(
+                    rewards, groups, norm_by_std=norm_by_std, steps=steps, over=over, divide=divide
+                )
+                assert got.tolist() == pytest.approx(want, rel=1e-9, abs=1e-9), (norm_by_std, over, divide)
+
+
+def test_inputs_not_mutated_and_dtype():
+    rewards, steps = torch.tensor([1.0, 2.0, 4.0]), torch.tensor([1, 2, 3])
+    before = (rewards.clone(), steps.clone())
+    adv = stepwise_advantages(
+        rewards, [0, 0, 0], steps_per_trajectory=steps, normalize_over="step", divide_by_length=True
+    )
+    assert torch.equal(rewards, before[0]) and torch.equal(steps, before[1])
+    assert adv.dtype == torch.float32
+    assert stepwise_advantages(torch.tensor([1, 2]), [0, 0]).dtype == torch.float32
+
+
+def test_broadcast_to_steps():
+    out = broadcast_to_steps(torch.tensor([0.5, -1.0, 2.0]), torch.tensor([2, 0, 3]))
+    assert out.tolist() == [0.5, 0.5, 2.0, 2.0, 2.0]
+
+
+def test_bad_arguments_raise():
+    r = torch.tensor([1.0, 0.0])
+    with pytest.raises(ValueError, match="trajectory, step"):
+        stepwise_advantages(r, [0, 0], normalize_over="steps")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="steps_per_trajectory"):
+        stepwise_advantages(r, [0, 0], normalize_over="step")
+    with pytest.raises(ValueError, match="steps_per_trajectory"):
+        stepwise_advantages(r, [0, 0], divide_by_length=True)
+    with pytest.raises(ValueError, match="group_ids"):
+        stepwise_advantages(r, [0])

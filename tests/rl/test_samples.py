@@ -1,0 +1,134 @@
+"""Step samples from trajectories, collate's alignment, and micro-batch packing."""
+
+import random
+
+import pytest
+import torch
+
+from agemem.records import Step, Trajectory
+from agemem.rl import (
+    StepSample,
+    broadcast_to_steps,
+    build_step_samples,
+    collate,
+    count_trainable_steps,
+    pack_micro_batches,
+    stepwise_advantages,
+)
+from agemem.tools.actions import Action
+
+
+def _step(stage: int, prompt: list[int], response: list[int]) -> Step:
+    return Step(
+        stage=stage,
+        round=0,
+        prompt_ids=prompt,
+        response_ids=response,
+        response_logprobs=[-0.5 - 0.1 * i for i in range(len(response))],
+        response_text="",
+        finish_reason="stop",
+        action=Action(kind="answer", answer="x") if stage == 3 else Action(kind="tool_calls"),
+    )
+
+
+def _trajectories() -> list[Trajectory]:
+    first = Trajectory(
+        "ep1",
+        0,
+        steps=[
+            _step(1, [1, 2], [3]),
+            _step(1, [1, 2, 3], [4, 5]),
+            _step(2, [7], [8]),
+            _step(3, [7, 9], [10, 11, 12]),
+        ],
+        reward=1.0,
+    )
+    # stage 2's second call generated nothing (e.g. no room left in the context): skipped
+    second = Trajectory(
+        "ep1", 1, steps=[_step(1, [1], [6]), _step(2, [7], []), _step(3, [7, 9], [13])], reward=0.0
+    )
+    return [first, second]
+
+
+def test_build_step_samples_broadcasts_the_advantage_to_every_step():
+    trajectories = _trajectories()
+    steps = count_trainable_steps(trajectories)
+    assert steps.tolist() == [4, 2]
+    adv = stepwise_advantages(
+        torch.tensor([t.reward for t in trajectories]), [t.episode_id for t in trajectories]
+    )
+    samples = build_step_samples(trajectories, adv)
+    assert len(samples) == 6
+    assert [s.stage for s in samples] == [1, 1, 2, 3, 1, 3]
+    assert [s.group_index for s in samples] == [0, 0, 0, 0, 1, 1]
+    assert [s.advantage for s in samples] == pytest.approx(broadcast_to_steps(adv, steps).tolist())
+    assert samples[0].advantage > 0 > samples[-1].advantage
+    assert samples[3].prompt_ids == [7, 9] and samples[3].response_ids == [10, 11, 12]
+    assert samples[3].old_logprobs == pytest.approx([-0.5, -0.6, -0.7])
+    assert all(s.episode_id == "ep1" and s.ref_logprobs is None for s in samples)
+    samples[0].prompt_ids.append(99)  # samples hold copies, the records stay untouched
+    assert trajectories[0].steps[0].prompt_ids == [1, 2]
+    assert [s.advantage for s in build_step_samples(trajectories, [0.25, -2.0])] == [0.25] * 4 + [-2.0] * 2
+
+
+def test_build_step_samples_rejects_mismatches():
+    trajectories = _trajectories()
+    with pytest.raises(ValueError, match="2 trajectories"):
+        build_step_samples(trajectories, [1.0])
+    trajectories[1].steps[0].response_logprobs = []
+    with pytest.raises(ValueError, match="log-probs"):
+        build_step_samples(trajectories, [1.0, 0.0])
+
+
+def test_collate_alignment_on_a_tiny_example():
+    samples = [
+        StepSample([5, 6, 7], [8, 9], [-0.1, -0.2], advantage=1.5, episode_id="a", group_index=0, stage=1),
+        StepSample(
+            [5], [10, 11, 12], [-1.0, -2.0, -3.0], advantage=-0.5, episode_id="a", group_index=1, stage=3
+        ),
+    ]
+    batch = collate(samples, pad_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7, 8, 9], [5, 10, 11, 12, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]]
+    assert batch["labels"].tolist() == [[6, 7, 8, 9, 0], [10, 11, 12, 0, 0]]
+    # the mask sits on label positions: the logit at t predicts labels[t] = input_ids[t + 1]
+    assert batch["loss_mask"].tolist() == [[0, 0, 1, 1, 0], [1, 1, 1, 0, 0]]
+    expected_old = torch.tensor([[0, 0, -0.1, -0.2, 0], [-1.0, -2.0, -3.0, 0, 0]])
+    assert torch.equal(batch["old_logprobs"], expected_old)
+    assert batch["advantages"].tolist() == [1.5, -0.5]
+    assert "ref_logprobs" not in batch
+    for b, s in enumerate(samples):
+        on = batch["loss_mask"][b].bool()
+        assert batch["labels"][b][on].tolist() == s.response_ids
+        assert torch.equal(batch["labels"][b, :-1], batch["input_ids"][b, 1:])
+
+
+def test_collate_ref_logprobs_and_errors():
+    a = StepSample([1], [2], [-0.3], 1.0, "a", 0, 1, ref_logprobs=[-0.4])
+    b = StepSample([1, 2], [3, 4], [-0.3, -0.2], 1.0, "a", 1, 1, ref_logprobs=[-0.5, -0.6])
+    batch = collate([a, b], pad_id=0)
+    assert torch.equal(batch["ref_logprobs"], torch.tensor([[-0.4, 0, 0, 0], [0, -0.5, -0.6, 0]]))
+    with pytest.raises(ValueError, match="ref_logprobs"):
+        collate([a, StepSample([1], [2], [-0.3], 1.0, "a", 0, 1)], pad_id=0)
+    with pytest.raises(ValueError, match="prompt"):
+        collate([StepSample([], [2], [-0.3], 1.0, "a", 0, 1)], pad_id=0)
+
+
+def test_pack_micro_batches_by_hand():
+    # longest first: 20 (alone: over budget), 8 (8·2 > 10), then 5 + 3 (5·2 = 10), then 3 + 2
+    assert pack_micro_batches([5, 3, 8, 2, 20, 3], token_budget=10) == [[4], [2], [0, 1], [5, 3]]
+    assert pack_micro_batches([], 10) == []
+    with pytest.raises(ValueError):
+        pack_micro_batches([1], 0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pack_micro_batches_fit_and_cover(seed):
+    rng = random.Random(seed)
+    lengths = [rng.randint(1, 60) for _ in range(rng.randint(1, 50))]
+    budget = rng.randint(20, 200)
+    batches = pack_micro_batches(lengths, budget)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        assert len(b) == 1 or max(lengths[i] for i in b) * len(b) <= budget
+    assert batches == pack_micro_batches(list(lengths), budget)
