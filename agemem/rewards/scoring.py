@@ -1,0 +1,165 @@
+"""Score trajectories: every term of SPEC.md §4, all judge calls of a batch in one `judge.score` call.
+
+`score_batch` first lists what needs judging for every trajectory (the answer, each stage-1 entry, the retrieved
+set), sends the whole list to the judge at once (concurrent over HTTP, batched on a local model), then assembles
+each `RewardBreakdown` from the verdicts and the rule-based terms. It sets `trajectory.reward` and
+`trajectory.reward_components`, and reports `timing_s/reward` and `reward/<component>/mean`.
+"""
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+from agemem.records import Trajectory
+from agemem.rewards import terms
+from agemem.rewards.config import RewardConfig
+from agemem.rewards.formulas import Formula, formula, tool_efficiency
+from agemem.rewards.judges import (
+    ANSWER,
+    CACHE,
+    FALLBACK,
+    RELEVANCE,
+    STORAGE,
+    Judge,
+    JudgeRequest,
+    RuleJudge,
+    Verdict,
+)
+from data_gen.schema import Episode
+
+
+@dataclass
+class RewardBreakdown:
+    """R(τ) and every term it is made of (SPEC.md §4; paper eqs. 16–26)."""
+
+    total: float  # R(τ) under the configured formula
+    task: float  # R_task ∈ [0, 1], or the no-answer reward (−1)
+    context: float  # R_context = mean(compression, preventive, preservation)
+    compression: float  # max(0, 1 − T_used/T_max)
+    preventive: float  # 1[Summary/Filter succeeded below the budget]
+    preservation: float  # 1[the query's key terms are in the context at answer time]
+    memory: float  # R_memory = mean(storage, maintenance, relevance)
+    storage: float  # N_high_quality / max(1, N_total) over stage-1 Add_memory entries
+    maintenance: float  # 1[some Update/Delete succeeded]
+    relevance: float  # relevance of the retrieved entries to q (0 when none)
+    tool_efficiency: float  # the official code's R_tool ∈ [−0.5, 1] (weighted only by agemem_official)
+    penalty: float  # penalty_rounds + penalty_overflow
+    penalty_rounds: float  # −1 if some stage ran out of rounds
+    penalty_overflow: float  # −0.5 if the context passed the early-stop threshold
+
+    def components(self) -> dict[str, float]:
+        """Every term but the total, by name (what `Trajectory.reward_components` holds)."""
+        parts = asdict(self)
+        del parts["total"]
+        return parts
+
+
+class ScoredBatch(list):
+    """The breakdowns of a batch (a plain list, in trajectory order) plus the batch's metrics."""
+
+    def __init__(self, breakdowns: Sequence[RewardBreakdown], metrics: dict[str, float]):
+        super().__init__(breakdowns)
+        self.metrics = metrics
+
+
+@dataclass
+class _Slots:
+    """Where one trajectory's judge requests sit in the batch's request list."""
+
+    task: int | None = None
+    storage: list[int] = field(default_factory=list)
+    relevance: int | None = None
+
+
+def _plan(traj: Trajectory, episode: Episode, requests: list[JudgeRequest]) -> _Slots:
+    """Append the trajectory's judge requests to `requests`; return their positions."""
+    q, golds, facts = episode.question, tuple(episode.answers), tuple(episode.supporting_facts)
+    slots = _Slots()
+    if traj.answer is not None:
+        slots.task = len(requests)
+        requests.append(JudgeRequest(ANSWER, q, golds, (traj.answer,), facts))
+    for entry in terms.stored_entries(traj):
+        slots.storage.append(len(requests))
+        requests.append(JudgeRequest(STORAGE, q, golds, (entry,), facts))
+    retrieved = terms.retrieved_entries(traj)
+    if retrieved:
+        slots.relevance = len(requests)
+        requests.append(JudgeRequest(RELEVANCE, q, golds, tuple(retrieved), facts))
+    return slots
+
+
+def _assemble(
+    traj: Trajectory, episode: Episode, slots: _Slots, scores: list[float], cfg: RewardConfig, total_of: Formula
+) -> RewardBreakdown:
+    task = terms.task_reward(traj.answer, None if slots.task is None else scores[slots.task], cfg.no_answer_reward)
+    used = terms.used_context_tokens(traj, cfg.token_estimate)
+    compression = terms.compression_reward(used, traj.context_budget)
+    preventive = terms.preventive_reward(traj)
+    preservation = terms.preservation_reward(episode.question, traj.stm_final)
+    context = terms.context_reward(compression, preventive, preservation)
+    storage = terms.storage_reward([scores[i] for i in slots.storage], cfg.storage_threshold)
+    maintenance = terms.maintenance_reward(traj)
+    relevance = terms.relevance_reward(None if slots.relevance is None else scores[slots.relevance])
+    memory = terms.memory_reward(storage, maintenance, relevance)
+    tool = tool_efficiency(traj)
+    p_rounds, p_overflow = terms.penalties(traj, cfg.penalty_rounds, cfg.penalty_overflow)
+    penalty = p_rounds + p_overflow
+    return RewardBreakdown(
+        total=total_of(task, context, memory, tool, penalty, cfg),
+        task=task, context=context, compression=compression, preventive=preventive, preservation=preservation,
+        memory=memory, storage=storage, maintenance=maintenance, relevance=relevance, tool_efficiency=tool,
+        penalty=penalty, penalty_rounds=p_rounds, penalty_overflow=p_overflow,
+    )
+
+
+def batch_metrics(breakdowns: Sequence[RewardBreakdown], verdicts: Sequence[Verdict]) -> dict[str, float]:
+    """`reward/<term>/mean` for the total and every term, plus judge request / fallback / cache-hit counts."""
+    metrics: dict[str, float] = {}
+    if breakdowns:
+        for name in asdict(breakdowns[0]):
+            metrics[f"reward/{name}/mean"] = sum(getattr(b, name) for b in breakdowns) / len(breakdowns)
+        totals = [b.total for b in breakdowns]
+        metrics["reward/total/min"], metrics["reward/total/max"] = min(totals), max(totals)
+    metrics["reward/judge_requests"] = float(len(verdicts))
+    metrics["reward/judge_fallbacks"] = float(sum(v.source == FALLBACK for v in verdicts))
+    metrics["reward/judge_cache_hits"] = float(sum(v.source == CACHE for v in verdicts))
+    return metrics
+
+
+def score_batch(
+    trajectories: Sequence[Trajectory], episodes_by_id: Mapping[str, Episode], reward_cfg: RewardConfig, judge: Judge
+) -> ScoredBatch:
+    """Score every trajectory; all judge requests of the batch go to `judge.score` in one call.
+
+    Sets `reward` and `reward_components` on each trajectory. The result is a list of `RewardBreakdown` (in
+    trajectory order) with `.metrics`: `timing_s/reward` (whole call), `timing_s/reward_judge` (the judge call),
+    `reward/<term>/mean`, `reward/total/min|max`, `reward/judge_requests|judge_fallbacks|judge_cache_hits`.
+    """
+    start = time.perf_counter()
+    total_of = formula(reward_cfg.preset)
+    missing = sorted({t.episode_id for t in trajectories} - set(episodes_by_id))
+    if missing:
+        raise KeyError(f"no episode for trajectories of episode id(s) {missing[:5]}")
+    requests: list[JudgeRequest] = []
+    plans = [_plan(t, episodes_by_id[t.episode_id], requests) for t in trajectories]
+    judge_start = time.perf_counter()
+    verdicts = judge.score(requests) if requests else []
+    judge_time = time.perf_counter() - judge_start
+    scores = [v.score for v in verdicts]
+    breakdowns = []
+    for traj, slots in zip(trajectories, plans):
+        breakdown = _assemble(traj, episodes_by_id[traj.episode_id], slots, scores, reward_cfg, total_of)
+        traj.reward, traj.reward_components = breakdown.total, breakdown.components()
+        breakdowns.append(breakdown)
+    metrics = batch_metrics(breakdowns, verdicts)
+    metrics["timing_s/reward_judge"] = judge_time
+    metrics["timing_s/reward"] = time.perf_counter() - start
+    return ScoredBatch(breakdowns, metrics)
+
+
+def score(
+    trajectory: Trajectory, episode: Episode, reward_cfg: RewardConfig, judge: Judge | None = None
+) -> RewardBreakdown:
+    """Score one trajectory (a batch of one); `judge` defaults to the token-F1 rule judge."""
+    judge = judge if judge is not None else RuleJudge()
+    return score_batch([trajectory], {trajectory.episode_id: episode}, reward_cfg, judge)[0]
