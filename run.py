@@ -20,6 +20,7 @@ TASKS = {
     "smoke": "agemem.rollout.smoke:run_smoke",
     "generate": "data_gen.generate:run_generate",
     "rollout": "agemem.rollout.cli:run_rollout",
+    "train": "agemem.train.loop:run_train",
 }
 
 log = logging.getLogger("agemem")

@@ -11,6 +11,7 @@ from agemem.memory.config import MemoryConfig
 from agemem.models.config import ModelConfig
 from agemem.rewards.config import JudgeConfig, RewardConfig
 from agemem.rollout.config import RolloutConfig
+from agemem.train.config import AlgorithmConfig, DeepSpeedConfig, LoggerConfig, TrainerConfig
 from data_gen.config import DataConfig
 from stages.config import CurriculumConfig
 
@@ -35,6 +36,8 @@ class Config:
     seed: int = 0
     # Output folder; empty uses Hydra's run folder (outputs/<task>/<date>/<time>).
     out: str = ""
+    # Resume training: auto (from <out>/checkpoints/latest if any), never, or a checkpoints folder.
+    resume: str = "auto"
     # The policy model.
     model: ModelConfig = field(default_factory=ModelConfig)
     # Generation engine and sampling.
@@ -49,6 +52,14 @@ class Config:
     reward: RewardConfig = field(default_factory=RewardConfig)
     # Answer / memory judge.
     judge: JudgeConfig = field(default_factory=JudgeConfig)
+    # Step-wise GRPO: advantages, loss, KL.
+    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
+    # The training loop.
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    # DeepSpeed ZeRO.
+    deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)
+    # Metrics sinks.
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
     # Settings of task=smoke.
     smoke: SmokeConfig = field(default_factory=SmokeConfig)
 

@@ -23,6 +23,10 @@ class RolloutConfig:
     top_k: int = 0
     # Response budget per model call, in tokens (SPEC.md §3: 2,048).
     max_new_tokens: int = 2048
+    # task=rollout: an episodes.jsonl to roll out (task=generate writes one); empty builds episodes from `data`.
+    episodes_file: str = ""
+    # task=rollout: how many episodes to roll out (the first N).
+    num_episodes: int = 4
     # Fraction of GPU memory vLLM may use (vllm engine only).
     vllm_gpu_memory_utilization: float = 0.5
     # Put vLLM to sleep during the update to free its memory (vllm engine, colocated with training).

@@ -1,0 +1,135 @@
+"""Run B×K three-stage trajectories in lock-step: one engine call per tick holds every pending request.
+
+Each trajectory is a generator (stages/trajectory.py) that yields the model calls it needs; the collector renders
+each request's messages with the chat template, tokenises the rendered text once (these exact ids are what the
+engine sees and what the Step records), generates for all of them together, and sends each completion back.
+"""
+
+import logging
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+from transformers import PreTrainedTokenizerBase
+
+from agemem.memory import build_state, extractive_summary
+from agemem.memory.config import MemoryConfig
+from agemem.records import Trajectory
+from agemem.rollout.config import RolloutConfig
+from agemem.rollout.engine import Engine
+from agemem.rollout.factory import sampling_params
+from agemem.tools.schemas import TOOL_SCHEMAS
+from data_gen.schema import Episode
+from stages.config import CurriculumConfig
+from stages.trajectory import run_trajectory
+from stages.turn import Completion, Request, TurnSettings
+
+log = logging.getLogger("agemem")
+
+SYSTEM_PROMPT = (
+    "You are an agent with a long-term memory (LTM) and a short-term context. Think in <think>...</think>, then "
+    'either call memory tools as <tool_call>[{"name": ..., "arguments": {...}}]</tool_call> or reply '
+    "<answer>...</answer>. Tools: Add_memory(content), Update_memory(memory_id, content), "
+    "Delete_memory(memory_id, confirmation), Retrieve_memory(query, top_k), Summary_context(span), "
+    "Filter_context(criteria)."
+)
+
+
+@dataclass
+class CollectSettings:
+    """Everything the collector needs from the config, gathered once."""
+
+    curriculum: CurriculumConfig
+    memory: MemoryConfig
+    rollout: RolloutConfig
+    system_prompt: str = SYSTEM_PROMPT
+
+
+class PromptRenderer:
+    """Chat messages → the exact prompt ids, and per-message token counts for the context budget."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, tools_in_prompt: bool):
+        self.tokenizer = tokenizer
+        self.tools = TOOL_SCHEMAS if tools_in_prompt else None
+
+    def prompt_ids(self, messages: list[dict[str, Any]]) -> list[int]:
+        text = self.tokenizer.apply_chat_template(
+            messages, tools=self.tools, tokenize=False, add_generation_prompt=True
+        )
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def count_message(self, message: dict[str, Any]) -> int:
+        """Tokens of one message as ChatML renders it (the STM caches this per message)."""
+        text = f"<|im_start|>{message['role']}\n{message['content']}<|im_end|>\n"
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def decode(self, token_ids: list[int]) -> str:
+        """Generated ids → text, keeping tool/answer tags (they are special tokens in some tokenizers)."""
+        text = self.tokenizer.decode(token_ids, skip_special_tokens=False)
+        for end in (self.tokenizer.eos_token, self.tokenizer.pad_token):
+            if end and text.endswith(end):
+                text = text[: -len(end)]
+        return text
+
+
+def collect(
+    episodes: list[Episode],
+    group_size: int,
+    engine: Engine,
+    settings: CollectSettings,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> list[Trajectory]:
+    """Roll out every episode `group_size` times; trajectories come back ordered by (episode, group index).
+
+    Sampling is seeded per tick from `seed`, so the same inputs and seed give the same trajectories.
+    """
+    renderer = PromptRenderer(tokenizer, settings.curriculum.tools_in_prompt)
+    turn = TurnSettings(
+        tool_format=settings.curriculum.tool_format,
+        summarizer=settings.memory.summarizer,
+        extractive=extractive_summary,
+        budget_threshold=int(settings.curriculum.early_stop_fraction * settings.curriculum.context_budget),
+        max_rounds=settings.curriculum.max_rounds,
+    )
+    runs: list[Generator[Request, Completion, Trajectory]] = []
+    for episode in episodes:
+        for k in range(group_size):
+            state = build_state(settings.memory, settings.system_prompt, renderer.count_message)
+            runs.append(run_trajectory(episode, k, state, settings.curriculum, turn))
+    results: list[Trajectory | None] = [None] * len(runs)
+    pending: dict[int, Request] = {}
+    for i, run in enumerate(runs):
+        _advance(i, run, None, pending, results)
+    stop_ids = tuple(t for t in {tokenizer.eos_token_id, tokenizer.pad_token_id} if t is not None)
+    tick = 0
+    while pending:
+        order = sorted(pending)
+        prompts = [renderer.prompt_ids(pending[i].messages) for i in order]
+        sampling = sampling_params(settings.rollout, stop_ids, seed=seed * 1_000_003 + tick)
+        generations = engine.generate(prompts, sampling)
+        for i, prompt, generation in zip(order, prompts, generations):
+            completion = Completion(prompt, generation, renderer.decode(generation.token_ids))
+            _advance(i, runs[i], completion, pending, results)
+        tick += 1
+        if progress is not None:
+            progress(len(order))
+    return [t for t in results if t is not None]
+
+
+def _advance(
+    i: int,
+    run: Generator[Request, Completion, Trajectory],
+    completion: Completion | None,
+    pending: dict[int, Request],
+    results: list[Trajectory | None],
+) -> None:
+    """Send a completion into trajectory i (or start it); store its next request or its finished record."""
+    try:
+        pending[i] = run.send(completion) if completion is not None else next(run)
+    except StopIteration as finished:
+        pending.pop(i, None)
+        results[i] = finished.value
+

@@ -1,0 +1,129 @@
+"""Checkpoints that a crash cannot corrupt, and exact resume (DESIGN.md).
+
+Layout under `<out>/checkpoints/`:
+    step_000010/ds/…            DeepSpeed engine checkpoint (model, optimizer, scheduler)
+    step_000010/trainer_state.json   global step, epoch, data cursor, logger run id, resume-critical config
+    step_000010/rng/rank_<r>.pt      python / numpy / torch RNG states of every rank
+    step_000010/manifest.json        every file's size, written after all of the above (a barrier first)
+    latest                           the name of the newest complete checkpoint, replaced atomically, last
+
+A checkpoint is loaded only if its manifest exists and every listed file has its recorded size, so a save that
+was killed half-way (or a file truncated later) is never loaded: resume falls back to the previous complete one
+with a warning.
+"""
+
+import json
+import logging
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+log = logging.getLogger("agemem")
+MANIFEST = "manifest.json"
+STATE = "trainer_state.json"
+
+
+def step_dir(root: Path, step: int) -> Path:
+    return root / f"step_{step:06d}"
+
+
+def rng_state() -> dict[str, Any]:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def write_manifest(folder: Path) -> None:
+    """Record every file's size; written last inside the folder (after all ranks finished writing)."""
+    sizes = {str(p.relative_to(folder)): p.stat().st_size for p in sorted(folder.rglob("*")) if p.is_file()}
+    tmp = folder / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(sizes, indent=1))
+    os.replace(tmp, folder / MANIFEST)
+
+
+def is_complete(folder: Path) -> tuple[bool, str]:
+    """Whether a checkpoint folder is whole; the reason when it is not."""
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        return False, f"{folder}: no {MANIFEST} (the save did not finish)"
+    try:
+        sizes = json.loads(manifest.read_text())
+    except json.JSONDecodeError:
+        return False, f"{manifest}: unreadable"
+    for name, size in sizes.items():
+        path = folder / name
+        if not path.is_file():
+            return False, f"{path}: missing"
+        if path.stat().st_size != size:
+            return False, f"{path}: {path.stat().st_size} bytes, expected {size} (truncated?)"
+    return True, ""
+
+
+def point_latest(root: Path, folder: Path) -> None:
+    """Replace `latest` atomically: readers see the old name or the new one, never a partial file."""
+    tmp = root / f"latest.tmp{os.getpid()}"
+    tmp.write_text(folder.name)
+    os.replace(tmp, root / "latest")
+
+
+def prune(root: Path, keep_last: int) -> None:
+    """Delete all but the newest `keep_last` complete checkpoints (and any incomplete older folders)."""
+    folders = sorted(p for p in root.glob("step_*") if p.is_dir())
+    complete = [p for p in folders if is_complete(p)[0]]
+    keep = set(complete[-keep_last:]) if keep_last > 0 else set(complete)
+    newest = complete[-1] if complete else None
+    for folder in folders:
+        if folder not in keep and (newest is None or folder.name < newest.name):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def find_resume_folder(root: Path) -> Path | None:
+    """The checkpoint to resume from: `latest` if complete, else the newest complete one (with a warning)."""
+    if not root.is_dir():
+        return None
+    candidates = sorted((p for p in root.glob("step_*") if p.is_dir()), reverse=True)
+    latest_file = root / "latest"
+    if latest_file.is_file():
+        named = root / latest_file.read_text().strip()
+        candidates = [named] + [p for p in candidates if p != named]
+    for folder in candidates:
+        ok, reason = is_complete(folder)
+        if ok:
+            return folder
+        log.warning("skipping checkpoint %s: %s", folder.name, reason)
+    return None
+
+
+def check_resumable(saved: dict[str, Any], current: dict[str, Any]) -> None:
+    """Raise naming every resume-critical config field that changed since the checkpoint."""
+    changed = [f"{k}: {saved.get(k)!r} → {current.get(k)!r}" for k in sorted(set(saved) | set(current))
+               if saved.get(k) != current.get(k)]
+    if changed:
+        raise ValueError("cannot resume: these config fields differ from the checkpoint's (resume=never starts "
+                         "afresh):\n  " + "\n  ".join(changed))
+
+
+def save_trainer_files(folder: Path, rank: int, state: dict[str, Any]) -> None:
+    """Per-rank RNG state, and (rank 0) the trainer state JSON."""
+    (folder / "rng").mkdir(parents=True, exist_ok=True)
+    torch.save(rng_state(), folder / "rng" / f"rank_{rank}.pt")
+    if rank == 0:
+        (folder / STATE).write_text(json.dumps(state, indent=2, sort_keys=True))
+
+
+def load_trainer_files(folder: Path, rank: int) -> dict[str, Any]:
+    """Restore this rank's RNG state; return the trainer state."""
+    set_rng_state(torch.load(folder / "rng" / f"rank_{rank}.pt", weights_only=False))
+    return json.loads((folder / STATE).read_text())

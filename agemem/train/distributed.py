@@ -1,0 +1,168 @@
+"""Everything DeepSpeed: process group, the ZeRO config (a pure function), the actor engine, full weights.
+
+Only `agemem/train/` imports deepspeed (DESIGN.md rule 12).
+"""
+
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from agemem.train.config import DeepSpeedConfig, TrainerConfig
+
+log = logging.getLogger("agemem")
+ZERO_STAGES = (0, 1, 2, 3)
+
+
+def bf16_enabled(cfg: DeepSpeedConfig) -> bool:
+    """Resolve `deepspeed.bf16`: auto is on where CUDA supports bf16 (off on CPU, where it is slow)."""
+    if cfg.bf16 not in ("auto", "true", "false"):
+        raise ValueError(f"deepspeed.bf16={cfg.bf16!r}: must be one of ['auto', 'true', 'false']")
+    if cfg.bf16 == "auto":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return cfg.bf16 == "true"
+
+
+def build_ds_config(ds: DeepSpeedConfig, trainer: TrainerConfig, bf16: bool) -> dict[str, Any]:
+    """The DeepSpeed JSON. Micro-batching is ours (token-budget packing), so DeepSpeed sees micro-batch 1 and
+    no accumulation; the loop marks the accumulation boundary itself (one optimizer step per batch of tasks)."""
+    if ds.zero_stage not in ZERO_STAGES:
+        raise ValueError(f"deepspeed.zero_stage={ds.zero_stage}: must be one of {list(ZERO_STAGES)}")
+    if ds.offload_param and ds.zero_stage != 3:
+        raise ValueError("deepspeed.offload_param=true needs deepspeed.zero_stage=3")
+    zero: dict[str, Any] = {"stage": ds.zero_stage}
+    if ds.offload_optimizer:
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": torch.cuda.is_available()}
+    if ds.offload_param:
+        zero["offload_param"] = {"device": "cpu", "pin_memory": torch.cuda.is_available()}
+    if ds.zero_stage == 3:
+        # Gather the full weights on save, so that checkpoints export without zero_to_fp32.
+        zero["stage3_gather_16bit_weights_on_model_save"] = True
+    return {
+        "train_micro_batch_size_per_gpu": 1,
+        "gradient_accumulation_steps": 1,
+        "gradient_clipping": trainer.grad_clip,
+        "zero_optimization": zero,
+        "bf16": {"enabled": bf16},
+        # A torch AdamW (no FusedAdam JIT build on CPU); offload needs DeepSpeed's CPU Adam instead.
+        "zero_force_ds_cpu_optimizer": ds.offload_optimizer,
+        "steps_per_print": 10**9,
+        "wall_clock_breakdown": False,
+    }
+
+
+def init_distributed(ds: DeepSpeedConfig) -> tuple[int, int]:
+    """Start (or join) the process group; returns (rank, world size). Works without torchrun (one rank)."""
+    import deepspeed
+
+    backend = ds.dist_backend
+    if backend == "auto":
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "gloo":
+        # Skip DeepSpeed's JIT build of a shared-memory comm op (~40 s) that gloo does not need (ENV.md).
+        importlib.import_module("deepspeed.comm.torch")
+        sys.modules["deepspeed.comm.torch"].build_shm_op = lambda: None
+    os.environ.setdefault("RANK", "0")
+    os.environ.setdefault("LOCAL_RANK", "0")
+    os.environ.setdefault("WORLD_SIZE", "1")
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ.setdefault("MASTER_PORT", str(29500 + os.getpid() % 1000))
+    deepspeed.init_distributed(dist_backend=backend)
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    return dist.get_rank(), dist.get_world_size()
+
+
+def shutdown_distributed() -> None:
+    """Barrier before destroying the group: avoids a rare abort at exit on one rank (ENV.md)."""
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def create_actor(model: torch.nn.Module, ds_config: dict[str, Any], trainer: TrainerConfig, lr_lambda: Any):
+    """Wrap the model in a DeepSpeed engine with AdamW and the warm-up/decay schedule."""
+    import deepspeed
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    if ds_config["zero_force_ds_cpu_optimizer"]:
+        from deepspeed.ops.adam import DeepSpeedCPUAdam
+
+        optimizer = DeepSpeedCPUAdam(params, lr=trainer.lr, weight_decay=trainer.weight_decay)
+    else:
+        optimizer = torch.optim.AdamW(params, lr=trainer.lr, weight_decay=trainer.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+    engine, _, _, _ = deepspeed.initialize(
+        model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config
+    )
+    return engine
+
+
+@contextmanager
+def full_parameters(engine) -> Iterator[torch.nn.Module]:
+    """The actor's module with full (gathered) parameters for the duration of the block (ZeRO-3 partitions them)."""
+    import deepspeed
+
+    if engine.zero_optimization_stage() == 3:
+        with deepspeed.zero.GatheredParameters(list(engine.module.parameters()), modifier_rank=None):
+            yield engine.module
+    else:
+        yield engine.module
+
+
+def full_state_dict(engine, lora: bool) -> dict[str, torch.Tensor]:
+    """A CPU copy of the full weights (names as in the HF state dict; LoRA merged when present)."""
+    with full_parameters(engine) as module:
+        if lora:  # peft: fold the adapters in, so the rollout engine loads plain base weights
+            return _merged_lora_state(module)
+        return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
+def _merged_lora_state(peft_model) -> dict[str, torch.Tensor]:
+    """Base weights with the LoRA deltas folded in, under the base model's names."""
+    peft_model.merge_adapter()
+    try:
+        state = peft_model.get_base_model().state_dict()
+        out = {}
+        for name, tensor in state.items():
+            if "lora_" in name:
+                continue
+            out[name.replace(".base_layer.", ".")] = tensor.detach().to("cpu", copy=True)
+        return out
+    finally:
+        peft_model.unmerge_adapter()
+
+
+def all_reduce_sum(values: list[float]) -> list[float]:
+    """Sum plain numbers over ranks (float64 on the right device for the backend)."""
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return list(values)
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
+def all_reduce_max(value: int) -> int:
+    """The maximum of an integer over ranks."""
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return value
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    tensor = torch.tensor([value], dtype=torch.long, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return int(tensor.item())
+
+
+def broadcast_object(obj: Any) -> Any:
+    """Rank 0's object on every rank."""
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]

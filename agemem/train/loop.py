@@ -1,0 +1,185 @@
+"""`task=train`: step-wise GRPO on DeepSpeed ZeRO (SPEC.md §5). One loop, read top to bottom:
+
+    for each step:  1 collect (B tasks × K rollouts, this rank's share)  2 score  3 advantages + samples
+                    4 update (one optimizer step)  5 push weights to the rollout engine  6 log
+                    7 checkpoint  8 validate
+"""
+
+import logging
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from agemem.config import Config
+from agemem.models import load_model, load_tokenizer
+from agemem.rewards import build_judge, score_batch
+from agemem.rl import build_step_samples, count_trainable_steps, pack_micro_batches, stepwise_advantages
+from agemem.rollout.collector import CollectSettings, collect
+from agemem.rollout.factory import build_engine
+from agemem.rollout.stats import rollout_metrics
+from agemem.runtime import seed_everything
+from agemem.train import checkpoint as ckpt
+from agemem.train.distributed import all_reduce_sum, full_state_dict, init_distributed, shutdown_distributed
+from agemem.train.logger import MetricsLogger, truncate_after
+from agemem.train.setup import (
+    batch_indices,
+    build_actor,
+    export_hf,
+    resume_critical_config,
+    run_output_dir,
+    summary_table,
+    training_episodes,
+)
+from agemem.train.update import recompute_logprobs, update_actor
+
+log = logging.getLogger("agemem")
+
+
+def run_train(cfg: Config) -> None:
+    rank, world = init_distributed(cfg.deepspeed)
+    if cfg.trainer.tasks_per_step % world:
+        raise ValueError(f"trainer.tasks_per_step={cfg.trainer.tasks_per_step} must be a multiple of the "
+                         f"{world} ranks (whole groups stay on one rank)")
+    out = run_output_dir(cfg, rank)
+    seed_everything(cfg.seed)
+    tokenizer = load_tokenizer(cfg.model)
+    train_set, val_set = training_episodes(cfg)
+    episodes_by_id = {e.id: e for e in train_set + val_set}
+    actor = build_actor(load_model(cfg.model), cfg)
+    reference = load_model(cfg.model).to(actor.device).eval() if cfg.algorithm.kl_coef > 0 else None
+    engine = build_engine(cfg.rollout, load_model(cfg.model).to(actor.device), tokenizer)
+    judge = build_judge(cfg.judge)
+    settings = CollectSettings(cfg.curriculum, cfg.memory, cfg.rollout)
+    lora = cfg.trainer.lora_rank > 0
+    agg_constant = cfg.algorithm.loss_agg_constant or float(cfg.rollout.max_new_tokens)
+
+    start_step, run_id = 0, None
+    ckpt_root = out / "checkpoints"
+    folder = ckpt.find_resume_folder(ckpt_root) if cfg.resume == "auto" else None
+    if cfg.resume not in ("auto", "never"):
+        folder = ckpt.find_resume_folder(Path(cfg.resume))
+        if folder is None:
+            raise FileNotFoundError(f"resume={cfg.resume!r}: no complete checkpoint there")
+    if folder is not None:
+        actor.load_checkpoint(str(folder), tag="ds")
+        state = ckpt.load_trainer_files(folder, rank)
+        ckpt.check_resumable(state["config"], resume_critical_config(cfg))
+        start_step, run_id = state["global_step"], state["logger_run_id"]
+        log.info("resumed from %s at step %d", folder, start_step)
+    engine.load_weights(full_state_dict(actor, lora).items())
+    logger = MetricsLogger(cfg.logger, out, run_id, asdict(cfg), enabled=rank == 0)
+    if rank == 0:
+        truncate_after(logger.path, start_step)  # steps after the checkpoint are re-run and re-logged once
+
+    history: list[dict[str, float]] = []
+    bar = tqdm(range(start_step, cfg.trainer.total_steps), desc="train", disable=rank != 0,
+               initial=start_step, total=cfg.trainer.total_steps)
+    for step in bar:
+        timing: dict[str, float] = {}
+        t_step = time.perf_counter()
+        # 1. Collect: this rank's whole groups of the step's tasks.
+        tasks = [train_set[i] for i in batch_indices(len(train_set), step, cfg.trainer.tasks_per_step, cfg.seed)]
+        tasks = tasks[rank::world]
+        t0 = time.perf_counter()
+        trajectories = collect(tasks, cfg.rollout.group_size, engine, settings, tokenizer,
+                               seed=cfg.seed * 1_000_003 + step * 101 + rank)
+        timing["timing_s/gen"] = time.perf_counter() - t0
+        # 2. Score.
+        scored = score_batch(trajectories, episodes_by_id, cfg.reward, judge)
+        rewards = torch.tensor([t.reward for t in trajectories], dtype=torch.float32)
+        if cfg.algorithm.shuffle_rewards:  # the control: rewards detached from the behaviour that earned them
+            rewards = rewards[torch.randperm(len(rewards), generator=torch.Generator().manual_seed(step))]
+        # 3. Advantages, broadcast to every step of every stage; one sample per model call.
+        group_ids = [f"{t.episode_id}#{i // cfg.rollout.group_size}" for i, t in enumerate(trajectories)]
+        advantages = stepwise_advantages(
+            rewards, group_ids, eps=cfg.algorithm.eps, norm_by_std=cfg.algorithm.norm_by_std,
+            steps_per_trajectory=count_trainable_steps(trajectories), normalize_over=cfg.algorithm.normalize_over,
+            divide_by_length=cfg.algorithm.divide_by_length,
+        )
+        samples = build_step_samples(trajectories, advantages)
+        # 4. Update: exactly one optimizer step for the batch.
+        t0 = time.perf_counter()
+        micro = pack_micro_batches([len(s.prompt_ids) + len(s.response_ids) for s in samples],
+                                   cfg.trainer.micro_batch_tokens)
+        if cfg.algorithm.old_logprobs == "recompute":
+            for s, lp in zip(samples, recompute_logprobs(actor.module, samples, micro, tokenizer.pad_token_id,
+                                                        cfg.rollout.temperature or 1.0, actor.device)):
+                s.old_logprobs = lp
+        if reference is not None:
+            for s, lp in zip(samples, recompute_logprobs(reference, samples, micro, tokenizer.pad_token_id,
+                                                        cfg.rollout.temperature or 1.0, actor.device)):
+                s.ref_logprobs = lp
+        actor_metrics = update_actor(
+            actor, samples, cfg.algorithm, token_budget=cfg.trainer.micro_batch_tokens,
+            pad_id=tokenizer.pad_token_id, temperature=cfg.rollout.temperature or 1.0,
+            agg_constant=agg_constant, world_size=world,
+        )
+        timing["timing_s/update"] = time.perf_counter() - t0
+        # 5. Push the new weights to the rollout engine.
+        t0 = time.perf_counter()
+        engine.load_weights(full_state_dict(actor, lora).items())
+        timing["timing_s/weight_sync"] = time.perf_counter() - t0
+        timing["timing_s/reward"] = scored.metrics.pop("timing_s/reward")
+        timing["timing_s/step"] = time.perf_counter() - t_step
+        # 6. Log: every metric averaged over ranks (each rank holds the same number of tasks).
+        local = {**actor_metrics, **scored.metrics, **rollout_metrics(trajectories), **timing,
+                 "critic/score/mean": float(rewards.mean()), "critic/advantages/mean": float(advantages.mean()),
+                 "perf/throughput": sum(len(s.response_ids) for s in samples) / timing["timing_s/step"]}
+        keys = sorted(local)
+        metrics = dict(zip(keys, (v / world for v in all_reduce_sum([local[k] for k in keys]))))
+        metrics["perf/throughput"] *= world
+        # 7. Checkpoint.
+        done = step + 1
+        if done == cfg.trainer.total_steps or (cfg.trainer.save_every and done % cfg.trainer.save_every == 0):
+            save_checkpoint(actor, ckpt_root, done, rank, logger.run_id, cfg)
+        # 8. Validate.
+        if cfg.trainer.eval_every and (done % cfg.trainer.eval_every == 0 or done == cfg.trainer.total_steps):
+            metrics.update(validate(cfg, engine, tokenizer, val_set, episodes_by_id, judge, rank, world))
+        logger.log(done, metrics)
+        history.append({"step": done, **metrics})
+        bar.set_postfix(score=f"{metrics['critic/score/mean']:.3f}", loss=f"{metrics['actor/pg_loss']:.3f}")
+        if rank == 0:
+            log.info("step %d/%d score %.3f pg_loss %.4f grad_norm %.3f %.1fs", done, cfg.trainer.total_steps,
+                     metrics["critic/score/mean"], metrics["actor/pg_loss"], metrics["actor/grad_norm"],
+                     metrics["timing_s/step"])
+
+    if cfg.trainer.export_hf:
+        export_hf(actor, tokenizer, out / "hf_model", lora, rank)
+    logger.finish()
+    if rank == 0:
+        print(summary_table(history))
+        print(f"outputs: {out.resolve()}  (metrics.jsonl, checkpoints/, hf_model/)")
+    shutdown_distributed()
+
+
+def save_checkpoint(actor, root, step: int, rank: int, run_id: str, cfg: Config) -> None:
+    """DeepSpeed state + trainer state + RNG, then (after every rank wrote) the manifest, then `latest`."""
+    import torch.distributed as dist
+
+    folder = ckpt.step_dir(root, step)
+    actor.save_checkpoint(str(folder), tag="ds")  # collective: every rank writes its shards
+    state = {"global_step": step, "epoch": step * cfg.trainer.tasks_per_step // max(1, cfg.data.size),
+             "data_cursor": step * cfg.trainer.tasks_per_step, "logger_run_id": run_id,
+             "config": resume_critical_config(cfg)}
+    ckpt.save_trainer_files(folder, rank, state)
+    dist.barrier()
+    if rank == 0:
+        ckpt.write_manifest(folder)
+        ckpt.point_latest(root, folder)
+        ckpt.prune(root, cfg.trainer.keep_last)
+    dist.barrier()
+
+
+def validate(cfg: Config, engine, tokenizer, val_set, episodes_by_id, judge, rank: int, world: int) -> dict:
+    """Greedy, one rollout per validation task; rank r takes tasks r, r+world, …"""
+    tasks = val_set[: cfg.trainer.eval_tasks][rank::world]
+    settings = CollectSettings(cfg.curriculum, cfg.memory, replace(cfg.rollout, temperature=0.0))
+    trajectories = collect(tasks, 1, engine, settings, tokenizer, seed=cfg.seed) if tasks else []
+    scored = score_batch(trajectories, episodes_by_id, cfg.reward, judge) if tasks else []
+    n = float(len(trajectories))
+    sums = all_reduce_sum([n, sum(b.total for b in scored), sum(b.task for b in scored)])
+    return {"eval/score": sums[1] / max(sums[0], 1.0), "eval/task": sums[2] / max(sums[0], 1.0),
+            "eval/tasks": sums[0]}

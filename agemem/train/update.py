@@ -1,0 +1,83 @@
+"""The actor update: step samples → micro-batches packed by a token budget → exactly one optimizer step.
+
+Losses are normalised by the WHOLE batch's denominator (all micro-batches, all ranks; agemem.rl.losses), so the
+accumulated gradient equals the full-batch gradient however the samples were split. Every rank runs the same
+number of micro-batches (ZeRO-3 gathers parameters collectively); a rank with fewer runs empty ones.
+"""
+
+import torch
+
+from agemem.rl import StepSample, collate, kl_penalty, loss_denominator, pack_micro_batches, policy_loss, token_logprobs
+from agemem.rl.losses import aggregate
+from agemem.train.config import AlgorithmConfig
+from agemem.train.distributed import all_reduce_max, all_reduce_sum
+
+
+def _forward_logprobs(module, batch: dict[str, torch.Tensor], temperature: float) -> torch.Tensor:
+    """Log-probs of every label under the model. Shape: (B, T)."""
+    logits = module(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    return token_logprobs(logits, batch["labels"], temperature)
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+@torch.no_grad()
+def recompute_logprobs(module, samples: list[StepSample], micro: list[list[int]], pad_id: int,
+                       temperature: float, device: torch.device) -> list[list[float]]:
+    """Per-sample log-probs of the responses under `module` (old policy or reference), in sample order."""
+    out: list[list[float]] = [[] for _ in samples]
+    for indices in micro:
+        batch = _to(collate([samples[i] for i in indices], pad_id), device)
+        logprobs = _forward_logprobs(module, batch, temperature)
+        for row, i in enumerate(indices):
+            out[i] = logprobs[row][batch["loss_mask"][row].bool()].float().tolist()
+    return out
+
+
+def update_actor(actor, samples: list[StepSample], alg: AlgorithmConfig, *, token_budget: int, pad_id: int,
+                 temperature: float, agg_constant: float, world_size: int) -> dict[str, float]:
+    """One optimizer step on `samples` (this rank's share of the batch). Returns the actor/ metrics."""
+    device = actor.device
+    micro = pack_micro_batches([len(s.prompt_ids) + len(s.response_ids) for s in samples], token_budget)
+    batches = [collate([samples[i] for i in indices], pad_id) for indices in micro]
+    n_micro = all_reduce_max(len(batches))
+    local = sum(loss_denominator(b["loss_mask"], alg.loss_agg) for b in batches)
+    # DeepSpeed averages gradients over ranks: divide the global denominator by the world size to undo it.
+    denominator = max(all_reduce_sum([local])[0], 1.0) / world_size
+    actor.train()
+    sums = {"actor/pg_loss": 0.0, "actor/kl_loss": 0.0, "actor/pg_clipfrac": 0.0, "actor/ppo_kl": 0.0,
+            "actor/pg_clipfrac_lower": 0.0}
+    for i in range(n_micro):
+        actor.set_gradient_accumulation_boundary(i == n_micro - 1)
+        empty = i >= len(batches)
+        batch = _to(batches[0] if empty else batches[i], device)  # an empty rank reruns a batch with zero loss
+        logprobs = _forward_logprobs(actor, batch, temperature)
+        pg_loss, metrics = policy_loss(
+            logprobs, batch["old_logprobs"], batch["advantages"], batch["loss_mask"],
+            clip_low=alg.clip_low, clip_high=alg.clip_high, dual_clip_c=alg.dual_clip_c, agg=alg.loss_agg,
+            agg_constant=agg_constant, global_denominator=denominator,
+        )
+        loss = pg_loss
+        if alg.kl_coef > 0:
+            kl = aggregate(kl_penalty(logprobs, batch["ref_logprobs"], alg.kl_estimator), batch["loss_mask"],
+                           alg.loss_agg, agg_constant, denominator)
+            loss = loss + alg.kl_coef * kl
+            sums["actor/kl_loss"] += 0.0 if empty else kl.item()
+        actor.backward(loss * (0.0 if empty else 1.0), scale_wrt_gas=False)
+        if not empty:
+            sums["actor/pg_loss"] += pg_loss.item()
+            tokens = float(batch["loss_mask"].sum())
+            for key in ("actor/pg_clipfrac", "actor/ppo_kl", "actor/pg_clipfrac_lower"):
+                sums[key] += metrics[key] * tokens
+    actor.step()
+    tokens_total = sum(float(b["loss_mask"].sum()) for b in batches)
+    for key in ("actor/pg_clipfrac", "actor/ppo_kl", "actor/pg_clipfrac_lower"):
+        sums[key] /= max(tokens_total, 1.0)
+    grad_norm = actor.get_global_grad_norm()
+    sums["actor/grad_norm"] = float(grad_norm) if grad_norm is not None else 0.0
+    sums["actor/lr"] = float(actor.get_lr()[0])
+    sums["actor/micro_batches"] = float(n_micro)
+    sums["actor/samples"] = float(len(samples))
+    return sums

@@ -1,0 +1,20 @@
+"""Stage 3, integrated reasoning (SPEC.md §3): the stage-2 context carries over, the query is appended, and the
+agent retrieves from LTM, manages its context and ends with <answer>."""
+
+from data_gen.schema import Episode
+
+from agemem.records import Trajectory
+from agemem.tools.executor import AgentState
+from stages.turn import TurnGen, TurnSettings, record_end, respond
+
+STAGE = 3
+QUESTION_INPUT = "[question]\n{question}\nUse your memory, then reply <answer>your answer</answer>."
+
+
+def integrated_reasoning(episode: Episode, state: AgentState, traj: Trajectory, settings: TurnSettings) -> TurnGen:
+    """Run stage 3 on the context left by stage 2; sets `traj.answer` when the agent answers."""
+    state.stm.append({"role": "user", "content": QUESTION_INPUT.format(question=episode.question)})
+    end, answer = yield from respond(state, traj, STAGE, settings)
+    traj.answer = answer
+    record_end(traj, STAGE, [end])
+    return None

@@ -1,0 +1,47 @@
+"""Stage 1, LTM construction (SPEC.md §3): the agent sees the contextual information, never the query, and may
+Add/Update/Delete long-term memories.
+
+Two variants: `paper` shows one context message per step, each preceded by an automatic retrieval of related
+memories; `official` (the official code) puts all of it in one casual-chat user message.
+"""
+
+from data_gen.schema import Episode
+
+from agemem.records import END_BUDGET, Trajectory
+from agemem.tools.actions import ToolCall
+from agemem.tools.executor import AgentState, execute_call
+from agemem.tools.schemas import RETRIEVE_MEMORY
+from stages.turn import TurnGen, TurnSettings, record_end, respond
+
+STAGE = 1
+VARIANTS = ("paper", "official")
+PAPER_INPUT = "[information]\n{content}\nStore what may matter later, then reply <answer>done</answer>."
+OFFICIAL_INPUT = "Let's chat casually. Here is what happened:\n{content}\nStore what may matter later, then reply " \
+                 "<answer>done</answer>."
+
+
+def stage1_inputs(episode: Episode, variant: str) -> list[str]:
+    """The user messages of stage 1. The query is never among them."""
+    if variant == "paper":
+        return [PAPER_INPUT.format(content=c) for c in episode.contexts]
+    if variant == "official":
+        return [OFFICIAL_INPUT.format(content="\n".join(episode.contexts))] if episode.contexts else []
+    raise ValueError(f"curriculum.stage1_variant={variant!r}: must be one of {list(VARIANTS)}")
+
+
+def ltm_construction(
+    episode: Episode, state: AgentState, traj: Trajectory, settings: TurnSettings, variant: str
+) -> TurnGen:
+    """Run stage 1 on `state` (LTM starts empty; the context holds the system prompt)."""
+    ends = []
+    for message, content in zip(stage1_inputs(episode, variant), episode.contexts):
+        if variant == "paper" and len(state.ltm):
+            recalled = execute_call(ToolCall(RETRIEVE_MEMORY, {"query": content}), state, lambda m: "")
+            state.stm.append({"role": "tool", "content": recalled.message})
+        state.stm.append({"role": "user", "content": message})
+        end, _ = yield from respond(state, traj, STAGE, settings)
+        ends.append(end)
+        if end == END_BUDGET:
+            break
+    record_end(traj, STAGE, ends)
+    return None

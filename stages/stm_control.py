@@ -1,0 +1,28 @@
+"""Stage 2, STM control under distractors (SPEC.md §3): the context is reset to the system prompt (LTM kept);
+distractors — related but irrelevant or misleading messages — arrive one per step; the agent should
+Filter/Summary its context."""
+
+from data_gen.schema import Episode
+
+from agemem.records import END_BUDGET, Trajectory
+from agemem.tools.executor import AgentState
+from stages.turn import TurnGen, TurnSettings, record_end, respond
+
+STAGE = 2
+DISTRACTOR_INPUT = "[new message]\n{content}\nKeep your context useful, then reply <answer>done</answer>."
+
+
+def stm_control(
+    episode: Episode, state: AgentState, traj: Trajectory, settings: TurnSettings, num_distractors: int
+) -> TurnGen:
+    """Run stage 2: reset the context, then show up to `num_distractors` distractors, one per step."""
+    state.stm.reset()
+    ends = []
+    for distractor in episode.distractors[:num_distractors]:
+        state.stm.append({"role": "user", "content": DISTRACTOR_INPUT.format(content=distractor)})
+        end, _ = yield from respond(state, traj, STAGE, settings)
+        ends.append(end)
+        if end == END_BUDGET:
+            break
+    record_end(traj, STAGE, ends)
+    return None

@@ -1,0 +1,143 @@
+"""One agent turn, shared by the three stages: ask the policy, parse its output, apply the tool calls.
+
+Stages are generators (DESIGN.md): they `yield` a `Request` for every model call they need and receive a
+`Completion`; the collector batches the requests of many trajectories into one engine call. Stage code therefore
+reads as straight-line code for ONE trajectory.
+"""
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+from agemem.records import END_BUDGET, END_DONE, END_ROUND_LIMIT, Step, Trajectory
+from agemem.rollout.engine import Generation
+from agemem.tools.actions import Action, ToolResult
+from agemem.tools.executor import AgentState, execute_call
+from agemem.tools.parser import parse_action
+from agemem.tools.schemas import SUMMARY_CONTEXT
+
+POLICY = "policy"  # a decision of the agent: recorded as a Step, trained on
+SUMMARY = "summary"  # the policy writing a Summary_context summary: not a decision, not trained on
+
+SUMMARY_SYSTEM = "Summarize the conversation below in a few sentences. Keep names, numbers, dates and places."
+
+
+@dataclass
+class Request:
+    """A model call a stage needs: the chat messages to complete and what it is for."""
+
+    messages: list[dict[str, Any]]
+    purpose: str = POLICY
+
+
+@dataclass
+class Completion:
+    """The collector's answer to a `Request`: the exact prompt ids, the generation, and its decoded text."""
+
+    prompt_ids: list[int]
+    generation: Generation
+    text: str
+
+
+@dataclass
+class TurnSettings:
+    """What a turn needs besides the state: the tool syntax and how Summary_context is written."""
+
+    tool_format: str = "agemem"
+    summarizer: str = "policy"  # policy | extractive
+    extractive: Any = None  # callable(messages) -> str, the offline summariser
+    budget_threshold: int = 8192  # context tokens at which a stage stops early
+    max_rounds: int = 5  # model calls allowed per input message
+
+
+TurnGen = Generator[Request, Completion, Action]
+
+
+def agent_turn(state: AgentState, traj: Trajectory, stage: int, round_: int, settings: TurnSettings) -> TurnGen:
+    """One model call: complete the context, record the Step, apply the action. Returns the parsed action.
+
+    Tool results enter the context as `tool` messages; a format error is reported the same way, so the agent
+    sees it and the reward sees it (never an exception).
+    """
+    completion = yield Request(list(state.stm.messages))
+    action = parse_action(completion.text, settings.tool_format)
+    state.stm.append({"role": "assistant", "content": completion.text})
+    results: list[ToolResult] = []
+    if action.kind == "format_error":
+        state.stm.append({"role": "tool", "content": f"[format error]\n{action.error}"})
+    for call in action.tool_calls:
+        summarizer = settings.extractive
+        if call.name == SUMMARY_CONTEXT and settings.summarizer == "policy":
+            summarizer = yield from _policy_summarizer(state, call.arguments.get("span"))
+        result = execute_call(call, state, summarizer)
+        results.append(result)
+        state.stm.append({"role": "tool", "content": result.message})
+    gen = completion.generation
+    traj.steps.append(
+        Step(
+            stage=stage,
+            round=round_,
+            prompt_ids=completion.prompt_ids,
+            response_ids=gen.token_ids,
+            response_logprobs=gen.logprobs,
+            response_text=completion.text,
+            finish_reason=gen.finish_reason,
+            action=action,
+            tool_results=results,
+            context_tokens=len(completion.prompt_ids),
+        )
+    )
+    return action
+
+
+def _policy_summarizer(state: AgentState, span: Any) -> Generator[Request, Completion, Any]:
+    """Ask the policy to summarise the span; returns a summarizer callable that yields that text.
+
+    A malformed span is left to the executor, which reports it as an error result.
+    """
+    try:
+        messages = state.stm.span_messages(str(span)) if span is not None else []
+    except ValueError:
+        return lambda _messages: ""
+    if not messages:
+        return lambda _messages: ""
+    transcript = "\n".join(f"{m['role']}: {m['content']}" for m in messages)
+    completion = yield Request(
+        [{"role": "system", "content": SUMMARY_SYSTEM}, {"role": "user", "content": transcript}], purpose=SUMMARY
+    )
+    text = completion.text.strip()
+    return lambda _messages: text
+
+
+def over_budget(state: AgentState, settings: TurnSettings) -> bool:
+    """True once the context passes the early-stop threshold (0.8 × budget by default)."""
+    return state.stm.token_count() > settings.budget_threshold
+
+
+def respond(
+    state: AgentState, traj: Trajectory, stage: int, settings: TurnSettings
+) -> Generator[Request, Completion, tuple[str, str | None]]:
+    """Let the agent act on the latest input: up to `max_rounds` turns, until it gives an <answer>.
+
+    Returns (how it ended, the answer): END_DONE with the answer, END_ROUND_LIMIT, or END_BUDGET when the context
+    passed the early-stop threshold before a model call (that call is not made).
+    """
+    for round_ in range(settings.max_rounds):
+        if over_budget(state, settings):
+            return END_BUDGET, None
+        action = yield from agent_turn(state, traj, stage, round_, settings)
+        if action.kind == "answer":
+            return END_DONE, action.answer
+    return END_ROUND_LIMIT, None
+
+
+def record_end(traj: Trajectory, stage: int, ends: list[str]) -> None:
+    """Record how a stage ended from the ends of its inputs, and the penalty events (SPEC.md §4)."""
+    if END_BUDGET in ends:
+        traj.stage_end[stage] = END_BUDGET
+        traj.context_overflow = True
+    elif END_ROUND_LIMIT in ends:
+        traj.stage_end[stage] = END_ROUND_LIMIT
+        traj.rounds_exceeded = True
+    else:
+        traj.stage_end[stage] = END_DONE
