@@ -7,7 +7,9 @@ sentences the memory-quality reference.
 
 Missing or empty paragraphs are handled deliberately: an item keeps whatever supporting paragraphs it has
 (the missing ones are listed in `metadata["missing_supporting_facts"]`); an item with none of them left, or
-with no paragraphs at all, is rejected with that reason. Empty distractor paragraphs are dropped and counted.
+with no paragraphs at all (`context` absent, null or empty), is rejected with that reason. A paragraph whose
+sentences are null or [] is empty: as a distractor it is dropped and counted in `metadata["empty_paragraphs"]`.
+Malformed values (a paragraph that is not a [title, sentences] pair, a number where text belongs) are errors.
 """
 
 from data_gen.convert import Outcome
@@ -26,12 +28,16 @@ def paragraph_text(title: str, sentences: list[str]) -> str:
 def _paragraphs(record: Record) -> dict[str, list[str]]:
     """title → sentences, in file order, type-checked."""
     paragraphs: dict[str, list[str]] = {}
-    for i, pair in enumerate(record.need(record.data, "context", list, "context")):
+    context = record.data.get("context")
+    for i, pair in enumerate([] if context is None else record.need(record.data, "context", list, "context")):
         name = f"context[{i}]"
         if not isinstance(pair, list) or len(pair) != 2:
             raise record.error(name, "expected a [title, [sentences]] pair")
         title = record.need(pair, 0, str, f"{name}[0]")
-        sentences = record.need(pair, 1, list, f"{name}[1]")
+        # A null paragraph is an empty one; a bare string is a one-sentence paragraph (seen in derived copies).
+        sentences = [] if pair[1] is None else [pair[1]] if isinstance(pair[1], str) else pair[1]
+        if not isinstance(sentences, list):
+            raise record.error(f"{name}[1]", f"expected a list of sentences, got {type(sentences).__name__}")
         for j in range(len(sentences)):
             record.need(sentences, j, str, f"{name}[1][{j}]")
         paragraphs.setdefault(title, sentences)
@@ -62,7 +68,7 @@ def convert(record: Record) -> list[Outcome]:
     paragraphs = _paragraphs(record)
     pairs = _supporting_pairs(record)
     if not paragraphs:
-        return [Rejection(record.file, record.line, "context", "no paragraphs", item_id)]
+        return [Rejection(record.file, record.line, "context", "no paragraphs (missing, null or empty)", item_id)]
     support_titles = list(dict.fromkeys(t for t, _ in pairs if paragraphs.get(t)))
     if not support_titles:
         titles = sorted({t for t, _ in pairs})

@@ -49,19 +49,37 @@ def test_json_lines_and_json_list_give_the_same_episodes(fixtures):
     assert lines == listed[:2]
 
 
-def test_an_item_with_no_paragraphs_at_all_is_rejected(tmp_path, fixtures):
+@pytest.mark.parametrize("change", [
+    lambda item: item.update(context=[]),
+    lambda item: item.update(context=None),
+    lambda item: item.pop("context"),
+    lambda item: item.update(context=[["Veldoria", None], ["Amberlin", []]]),
+])
+def test_an_item_with_no_paragraphs_left_is_rejected_with_the_reason(tmp_path, fixtures, change):
     items = json.loads((fixtures / "hotpotqa_small.json").read_text())
-    items[0]["context"] = []
+    change(items[0])
     path = tmp_path / "h.json"
     path.write_text(json.dumps(items, indent=1))
-    rejected = _convert(path).rejections
-    assert ("hq-full", "context", "no paragraphs") in [(r.item_id, r.field, r.reason) for r in rejected]
+    rejected = {r.item_id: r for r in _convert(path).rejections}
+    assert rejected["hq-full"].field in {"context", "supporting_facts"} and rejected["hq-full"].line == 2
+
+
+def test_null_and_string_paragraphs_are_read_deliberately(tmp_path, fixtures):
+    items = json.loads((fixtures / "hotpotqa_small.json").read_text())
+    items[0]["context"][0][1] = None  # Glass Harbour: empty
+    items[0]["context"][3][1] = "Ostmark borders Veldoria to the east."  # one sentence as a string
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(items))
+    full = _convert(path).episodes[0]
+    assert full.distractors == ["Ostmark: Ostmark borders Veldoria to the east."]
+    assert full.metadata["empty_paragraphs"] == 2
 
 
 @pytest.mark.parametrize("change,field,words", [
     (lambda item: item.pop("answer"), "answer", "missing required field"),
     (lambda item: item.update(question=["not", "text"]), "question", "expected a string, got list"),
     (lambda item: item.update(context={"t": []}), "context", "expected a list, got dict"),
+    (lambda item: item["context"][0].__setitem__(1, 7), "context[0][1]", "expected a list of sentences, got int"),
     (lambda item: item["context"][1].append("x"), "context[1]", "[title, [sentences]] pair"),
     (lambda item: item["context"][1][1].__setitem__(0, 5), "context[1][1][0]", "expected a string, got int"),
     (lambda item: item["supporting_facts"][0].__setitem__(1, "0"), "supporting_facts[0][1]", "expected an integer"),
