@@ -1,6 +1,23 @@
-"""Model and tokenizer loading: the tiny offline model or any local HF causal LM."""
+"""Model and tokenizer loading: the tiny offline model or any local HF causal LM.
 
-from agemem.models.config import ModelConfig, TinyModelConfig
-from agemem.models.loading import ModelPathError, load_model, load_tokenizer, resolve_model_dir
+Imported lazily so that the config schema (agemem.models.config) loads without torch/transformers.
+"""
 
-__all__ = ["ModelConfig", "TinyModelConfig", "ModelPathError", "load_model", "load_tokenizer", "resolve_model_dir"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ModelConfig": "agemem.models.config",
+    "TinyModelConfig": "agemem.models.config",
+    "ModelPathError": "agemem.models.loading",
+    "load_model": "agemem.models.loading",
+    "load_tokenizer": "agemem.models.loading",
+    "resolve_model_dir": "agemem.models.loading",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'agemem.models' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
