@@ -1,0 +1,486 @@
+"""Tolerant parser of one model output into an `Action` (SPEC.md §1). It never raises on model output.
+
+The policy writes `<think>…</think>` and then exactly one of `<tool_call>[{"name": …, "arguments": {…}}, …]
+</tool_call>` (the `agemem` format: one JSON array, several calls allowed) or `<answer>…</answer>`. The `hermes`
+format is Qwen's native one: one JSON object per `<tool_call>{…}</tool_call>` block, any number of blocks.
+
+Tolerated, each recorded in `Action.warnings`: a missing closing tag, a truncated JSON array (the complete calls
+before the cut are kept), duplicated identical calls (one is kept), a single object instead of an array (or an
+array in a hermes block), several `<tool_call>` blocks (merged in order), trailing commas, single quotes and
+Python literals in the JSON, `arguments` given as a JSON string, the key `parameters` instead of `arguments`,
+arguments at the top level of the call, an OpenAI-style `{"function": {…}}` wrapper, a markdown code fence or
+text inside the block around the JSON, text outside the tags. A trailing end-of-turn token is stripped silently.
+
+Format errors (`Action.kind == "format_error"`, `Action.error` is shown to the agent as a tool message): empty
+output, think only, no tags at all, both an answer and a tool call, several different answers, an empty answer
+or block, unparsable JSON, a truncated array with no complete call, a call that is not an object, has no string
+`name`, or whose arguments are not an object.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from agemem.tools.actions import Action, ToolCall
+
+VALID_FORMATS: tuple[str, ...] = ("agemem", "hermes")
+END_TOKENS: tuple[str, ...] = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>")
+_EXPECTED = {
+    "agemem": 'Expected <think>…</think> then <tool_call>[{"name": …, "arguments": {…}}]</tool_call> '
+    "or <answer>…</answer>.",
+    "hermes": 'Expected <think>…</think> then <tool_call>{"name": …, "arguments": {…}}</tool_call> '
+    "(one block per call) or <answer>…</answer>.",
+}
+
+_OPEN_RE = re.compile(r"<\s*(think|tool_call|answer)\s*>", re.IGNORECASE)
+_CLOSE_RE = {
+    kind: re.compile(rf"<\s*/\s*{kind}\s*>", re.IGNORECASE) for kind in ("think", "tool_call", "answer")
+}
+_OUTSIDE_RE = re.compile(r"[\"'<]")  # what matters outside a JSON string while looking for </tool_call>
+_INSIDE_RE = {'"': re.compile(r'[\\"]'), "'": re.compile(r"[\\']")}
+_NORMALIZE_RE = re.compile(r"[\"']|,[\s,]*|\b(?:True|False|None)\b")  # a run of commas is one token
+_STRUCT_RE = re.compile(r'["\[\]{}]')
+_JSON_START_RE = re.compile(r"[\[{]")
+_SEPARATORS_RE = re.compile(r"[\s,]*")
+_PY_LITERALS = {"True": "true", "False": "false", "None": "null"}
+_DECODER = json.JSONDecoder(strict=False)  # strict=False: raw newlines inside strings are accepted
+_SNIPPET = 40
+
+
+@dataclass
+class _Segment:
+    """One piece of the output: free text outside the tags, or the body of a think/tool_call/answer block."""
+
+    kind: str  # "text" | "think" | "tool_call" | "answer"
+    body: str
+    closed: bool = True
+
+
+def parse_action(text: str, tool_format: str = "agemem") -> Action:
+    """Parse one model output into tool calls, an answer or a format error; never raises on `text`.
+
+    `tool_format` is `"agemem"` (a JSON array in one `<tool_call>` block) or `"hermes"` (one JSON object per
+    block). An unknown `tool_format` is a configuration error and raises `ValueError`.
+    """
+    if tool_format not in VALID_FORMATS:
+        raise ValueError(f"unknown tool_format {tool_format!r}; valid formats: {', '.join(VALID_FORMATS)}")
+    if not isinstance(text, str):
+        return _error(f"the model output is not text ({type(text).__name__})", tool_format, None, [])
+    try:
+        action = _parse(text, tool_format)
+        action.warnings = list(dict.fromkeys(action.warnings))  # the same warning once, in order
+        return action
+    except Exception as exc:  # noqa: BLE001  # last resort: a parser bug still reaches the agent as an error
+        return _error(f"could not parse the output ({type(exc).__name__})", tool_format, None, [])
+
+
+def _error(reason: str, tool_format: str, think: str | None, warnings: list[str]) -> Action:
+    """A format-error action whose message tells the agent what was wrong and what is expected."""
+    message = f"format error: {reason}. {_EXPECTED.get(tool_format, '')}".strip()
+    return Action(kind="format_error", think=think, error=message, warnings=warnings)
+
+
+def _parse(text: str, tool_format: str) -> Action:
+    """Split the output into tagged segments and decide which single action they express."""
+    text = _strip_end_tokens(text)
+    if not text.strip():
+        return _error("empty output", tool_format, None, [])
+    segments = _split_segments(text)
+    warnings = _segment_warnings(segments)
+    thinks = [s.body.strip() for s in segments if s.kind == "think"]
+    think = "\n".join(thinks) if thinks else None
+    answers = [s for s in segments if s.kind == "answer"]
+    blocks = [s for s in segments if s.kind == "tool_call"]
+    if answers and blocks:
+        return _error(
+            "both <tool_call> and <answer> found; write exactly one of them", tool_format, think, warnings
+        )
+    if answers:
+        return _answer_action(answers, tool_format, think, warnings)
+    if blocks:
+        return _tool_call_action(blocks, tool_format, think, warnings)
+    if thinks:
+        return _error("only <think> found, no <tool_call> or <answer>", tool_format, think, warnings)
+    return _error("no <tool_call> or <answer> found", tool_format, think, warnings)
+
+
+def _strip_end_tokens(text: str) -> str:
+    """Remove trailing end-of-turn tokens (`<|im_end|>`, `<|endoftext|>`, …) and the whitespace around them."""
+    stripped = text.rstrip()
+    changed = True
+    while changed:
+        changed = False
+        for token in END_TOKENS:
+            if stripped.endswith(token):
+                stripped = stripped[: -len(token)].rstrip()
+                changed = True
+    return stripped
+
+
+class _Closers:
+    """Finds closing tags with memoised searches, so that many unclosed blocks cost linear, not quadratic, time."""
+
+    def __init__(self, text: str) -> None:
+        """Index the closing tags of `text`."""
+        self.text = text
+        self._last: dict[str, tuple[int, re.Match[str] | None]] = {}
+
+    def find(self, kind: str, start: int) -> re.Match[str] | None:
+        """The first closing tag of `kind` at or after `start` (callers ask with non-decreasing `start`)."""
+        searched_from, match = self._last.get(kind, (len(self.text) + 1, None))
+        if searched_from <= start and (match is None or match.start() >= start):
+            return match
+        match = _CLOSE_RE[kind].search(self.text, start)
+        self._last[kind] = (start, match)
+        return match
+
+
+def _split_segments(text: str) -> list[_Segment]:
+    """Cut the output into text / think / tool_call / answer segments, tolerating missing closing tags."""
+    segments: list[_Segment] = []
+    pos = 0
+    closers = _Closers(text)
+    first_open = _OPEN_RE.search(text)
+    lone_close = closers.find("think", 0)
+    if lone_close and (first_open is None or lone_close.start() < first_open.start()):
+        segments.append(_Segment("think", text[: lone_close.start()]))  # `<think>` was part of the prompt
+        pos = lone_close.end()
+    while pos < len(text):
+        opener = _OPEN_RE.search(text, pos)
+        if opener is None:
+            segments.append(_Segment("text", text[pos:]))
+            break
+        if opener.start() > pos:
+            segments.append(_Segment("text", text[pos : opener.start()]))
+        kind = opener.group(1).lower()
+        if kind == "tool_call":
+            end, resume, closed = _find_tool_call_end(closers, opener.end())
+        else:
+            end, resume, closed = _find_plain_end(closers, opener.end(), kind)
+        segments.append(_Segment(kind, text[opener.end() : end], closed))
+        pos = resume
+    return segments
+
+
+def _find_plain_end(closers: _Closers, start: int, kind: str) -> tuple[int, int, bool]:
+    """End of a think/answer body: its closing tag, else the next opening tag, else the end of the text.
+
+    Returns (end of the body, where scanning resumes, whether the closing tag was found).
+    """
+    close = closers.find(kind, start)
+    if close:
+        return close.start(), close.end(), True
+    opener = _OPEN_RE.search(closers.text, start)
+    end = opener.start() if opener else len(closers.text)
+    return end, end, False
+
+
+def _find_tool_call_end(closers: _Closers, start: int) -> tuple[int, int, bool]:
+    """End of a tool_call body, ignoring a `</tool_call>` that sits inside a JSON string value.
+
+    Scans outside strings for the closing tag (or another opening tag, when the closing one is missing); if
+    the text ends inside an unterminated string, falls back to the first literal closing tag.
+    """
+    text, pos, quote = closers.text, start, None
+    while True:
+        if quote is None:
+            match = _OUTSIDE_RE.search(text, pos)
+            if match is None:
+                return len(text), len(text), False
+            at = match.start()
+            if match.group() != "<":
+                quote, pos = match.group(), at + 1
+                continue
+            close = _CLOSE_RE["tool_call"].match(text, at)
+            if close:
+                return at, close.end(), True
+            if _OPEN_RE.match(text, at):
+                return at, at, False
+            pos = at + 1
+        else:
+            match = _INSIDE_RE[quote].search(text, pos)
+            if match is None:
+                break
+            pos = match.end() + (1 if match.group() == "\\" else 0)
+            quote = quote if match.group() == "\\" else None
+    close = closers.find("tool_call", start)
+    if close:
+        return close.start(), close.end(), True
+    return len(text), len(text), False
+
+
+def _segment_warnings(segments: list[_Segment]) -> list[str]:
+    """Warnings for missing closing tags and for non-blank text outside the tags."""
+    warnings = [f"missing </{s.kind}> closing tag" for s in segments if not s.closed]
+    outside = " ".join(s.body.strip() for s in segments if s.kind == "text" and s.body.strip())
+    if outside:
+        warnings.append(f"ignored text outside the tags: {outside[:_SNIPPET]!r}")
+    return warnings
+
+
+def _answer_action(
+    answers: list[_Segment], tool_format: str, think: str | None, warnings: list[str]
+) -> Action:
+    """An answer action from the answer blocks (identical repeats are tolerated, different ones are not)."""
+    bodies = [s.body.strip() for s in answers]
+    if len(set(bodies)) > 1:
+        return _error(
+            f"{len(bodies)} different <answer> blocks; give one answer", tool_format, think, warnings
+        )
+    if len(bodies) > 1:
+        warnings.append(f"ignored {len(bodies) - 1} duplicated <answer> block(s)")
+    if not bodies[0]:
+        return _error("empty <answer>", tool_format, think, warnings)
+    return Action(kind="answer", answer=bodies[0], think=think, warnings=warnings)
+
+
+def _tool_call_action(
+    blocks: list[_Segment], tool_format: str, think: str | None, warnings: list[str]
+) -> Action:
+    """A tool-calls action from every `<tool_call>` block, merged in order and deduplicated."""
+    if tool_format == "agemem" and len(blocks) > 1:
+        warnings.append(f"merged {len(blocks)} <tool_call> blocks (expected one JSON array)")
+    calls: list[ToolCall] = []
+    for block in blocks:
+        items, error = _decode_payload(block.body, tool_format, warnings)
+        if error:
+            return _error(error, tool_format, think, warnings)
+        for item in items:
+            call, error = _to_tool_call(item, len(calls) + 1, warnings)
+            if error or call is None:
+                return _error(error or "invalid tool call", tool_format, think, warnings)
+            calls.append(call)
+    calls = _dedupe(calls, warnings)
+    if not calls:
+        return _error("the <tool_call> block holds no call", tool_format, think, warnings)
+    return Action(kind="tool_calls", tool_calls=calls, think=think, warnings=warnings)
+
+
+def _dedupe(calls: list[ToolCall], warnings: list[str]) -> list[ToolCall]:
+    """Drop calls identical (name and arguments) to an earlier one, with a warning."""
+    seen: set[str] = set()
+    kept: list[ToolCall] = []
+    for call in calls:
+        key = json.dumps([call.name, call.arguments], sort_keys=True, ensure_ascii=False, default=repr)
+        if key not in seen:
+            seen.add(key)
+            kept.append(call)
+    if len(kept) < len(calls):
+        warnings.append(f"dropped {len(calls) - len(kept)} duplicated tool call(s)")
+    return kept
+
+
+def _decode_payload(body: str, tool_format: str, warnings: list[str]) -> tuple[list[Any], str | None]:
+    """Decode the JSON of one `<tool_call>` block into raw call items; returns (items, error reason)."""
+    text = _strip_fence(body.strip(), warnings)
+    if not text:
+        return [], "empty <tool_call> block"
+    start = _JSON_START_RE.search(text)
+    if start is None:
+        return [], f"no JSON array or object inside <tool_call>: {text[:_SNIPPET]!r}"
+    if start.start() > 0:
+        warnings.append(f"ignored text before the JSON in <tool_call>: {text[: start.start()][:_SNIPPET]!r}")
+    fixed = _normalize_json(text[start.start() :])
+    if fixed != text[start.start() :]:
+        warnings.append("repaired non-standard JSON (single quotes, trailing commas or Python literals)")
+    is_array = fixed.startswith("[")
+    values, pos = _decode_run(fixed, 1 if is_array else 0)
+    rest = fixed[pos:].lstrip()
+    if is_array and rest.startswith("]"):
+        trailing = rest[1:]
+    elif (is_array and not rest) or (rest and _looks_truncated(rest)):
+        if not values:
+            return [], "truncated JSON in <tool_call>, no complete call"
+        warnings.append(f"truncated JSON: kept {len(values)} complete call(s), dropped the incomplete rest")
+        trailing = ""
+    elif is_array or not values:
+        return [], f"unparsable JSON in <tool_call> near {rest[:_SNIPPET]!r}"
+    else:
+        trailing = rest
+    if trailing.strip():
+        warnings.append(f"ignored text after the JSON in <tool_call>: {trailing.strip()[:_SNIPPET]!r}")
+    _shape_warnings(is_array, len(values), tool_format, warnings)
+    return values, None
+
+
+def _shape_warnings(is_array: bool, count: int, tool_format: str, warnings: list[str]) -> None:
+    """Warn when a block's JSON shape differs from what the format expects."""
+    if tool_format == "agemem" and not is_array:
+        warnings.append(
+            "expected a JSON array of calls, got "
+            + ("a single object" if count == 1 else f"{count} objects without an array")
+        )
+    elif tool_format == "hermes" and is_array:
+        warnings.append("expected one JSON object per <tool_call> block, got an array")
+    elif tool_format == "hermes" and count > 1:
+        warnings.append(f"expected one JSON object per <tool_call> block, got {count}")
+
+
+def _strip_fence(text: str, warnings: list[str]) -> str:
+    """Remove a markdown code fence (```json … ```) around the JSON, with a warning."""
+    if not text.startswith("```"):
+        return text
+    warnings.append("removed a markdown code fence around the JSON")
+    newline = text.find("\n")
+    text = text[newline + 1 :] if newline >= 0 else text.lstrip("`")
+    text = text.rstrip()
+    return text[:-3].rstrip() if text.endswith("```") else text
+
+
+def _decode_run(text: str, pos: int) -> tuple[list[Any], int]:
+    """Decode consecutive JSON values from `pos` (separated by commas/whitespace) until `]` or a failure.
+
+    Returns the decoded values and the position where decoding stopped.
+    """
+    values: list[Any] = []
+    while True:
+        pos = _SEPARATORS_RE.match(text, pos).end()  # type: ignore[union-attr]  # `*` always matches
+        if pos >= len(text) or text[pos] == "]":
+            return values, pos
+        try:
+            value, end = _DECODER.raw_decode(text, pos)
+        except (ValueError, RecursionError):
+            return values, pos
+        values.append(value)
+        pos = end
+
+
+def _looks_truncated(text: str) -> bool:
+    """Whether `text` reads as a cut-off JSON prefix: an unterminated string or unclosed brackets."""
+    depth, pos = 0, 0
+    while True:
+        match = _STRUCT_RE.search(text, pos)
+        if match is None:
+            return depth > 0
+        token = match.group()
+        if token == '"':
+            end = _string_end(text, match.start(), '"')
+            if end < 0:
+                return True
+            pos = end
+            continue
+        depth += 1 if token in "[{" else -1
+        if depth < 0:
+            return False
+        pos = match.end()
+
+
+def _string_end(text: str, start: int, quote: str) -> int:
+    """Index just past the string opened at `start` by `quote`, or -1 if it is never terminated."""
+    pos = start + 1
+    while True:
+        match = _INSIDE_RE[quote].search(text, pos)
+        if match is None:
+            return -1
+        if match.group() == "\\":
+            pos = match.end() + 1
+        else:
+            return match.end()
+
+
+def _normalize_json(text: str) -> str:
+    """Rewrite lenient JSON to strict JSON: single-quoted strings, trailing commas, Python True/False/None.
+
+    Strict JSON comes back unchanged (its double-quoted strings are copied verbatim).
+    """
+    out: list[str] = []
+    pos = 0
+    while pos < len(text):
+        match = _NORMALIZE_RE.search(text, pos)
+        if match is None:
+            out.append(text[pos:])
+            break
+        out.append(text[pos : match.start()])
+        token = match.group()
+        if token == '"':
+            end = _string_end(text, match.start(), '"')
+            end = len(text) if end < 0 else end
+            out.append(text[match.start() : end])
+            pos = end
+        elif token == "'":
+            converted, pos = _single_to_double(text, match.start())
+            out.append(converted)
+        elif token.startswith(","):  # commas and the blanks after them; dropped when they close a container
+            pos = match.end()
+            out.append("" if pos < len(text) and text[pos] in "]}" else token)
+        else:
+            out.append(_PY_LITERALS[token])
+            pos = match.end()
+    return "".join(out)
+
+
+def _single_to_double(text: str, start: int) -> tuple[str, int]:
+    """Convert the single-quoted string at `start` to a double-quoted one; returns (string, position after)."""
+    parts = ['"']
+    pos = start + 1
+    while pos < len(text):
+        char = text[pos]
+        if char == "\\" and pos + 1 < len(text):
+            parts.append("'" if text[pos + 1] == "'" else text[pos : pos + 2])
+            pos += 2
+        elif char == "'":
+            parts.append('"')
+            return "".join(parts), pos + 1
+        else:
+            parts.append('\\"' if char == '"' else char)
+            pos += 1
+    return "".join(parts), len(text)
+
+
+def _to_tool_call(item: Any, index: int, warnings: list[str]) -> tuple[ToolCall | None, str | None]:
+    """Validate one raw call item; returns (call, None) or (None, error reason)."""
+    if isinstance(item, dict) and "name" not in item and isinstance(item.get("function"), dict):
+        item = item["function"]
+        warnings.append(f'unwrapped an OpenAI-style {{"function": …}} in tool call #{index}')
+    if not isinstance(item, dict):
+        return None, f"tool call #{index} is not a JSON object"
+    name = item.get("name")
+    if not isinstance(name, str) or not name.strip():
+        return None, f'tool call #{index} has no "name" string'
+    arguments, error = _coerce_arguments(item, index, warnings)
+    if error or arguments is None:
+        return None, error or f"tool call #{index} has invalid arguments"
+    return ToolCall(name=name.strip(), arguments=arguments), None
+
+
+def _coerce_arguments(
+    item: dict[str, Any], index: int, warnings: list[str]
+) -> tuple[dict | None, str | None]:
+    """The call's arguments as a dict (from `arguments`, `parameters`, a JSON string or top-level keys)."""
+    if "arguments" in item:
+        raw = item["arguments"]
+    elif "parameters" in item:
+        raw = item["parameters"]
+        warnings.append(f'tool call #{index} used "parameters" instead of "arguments"')
+    else:
+        extra = {k: v for k, v in item.items() if k not in ("name", "type", "id")}
+        if extra:
+            warnings.append(f"tool call #{index} put its arguments at the top level")
+        return extra, None
+    if raw is None:
+        return {}, None
+    if isinstance(raw, str):
+        decoded = _decode_string_arguments(raw)
+        if decoded is None:
+            return None, f"the arguments of tool call #{index} are a string, not a JSON object"
+        warnings.append(f"tool call #{index} gave its arguments as a JSON string")
+        raw = decoded
+    if not isinstance(raw, dict):
+        return None, f"the arguments of tool call #{index} are not a JSON object"
+    return raw, None
+
+
+def _decode_string_arguments(raw: str) -> dict[str, Any] | None:
+    """Decode arguments given as a JSON-encoded string; `None` unless it holds exactly one object."""
+    text = raw.strip()
+    if not text:
+        return {}
+    fixed = _normalize_json(text)
+    try:
+        value, end = _DECODER.raw_decode(fixed)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) and not fixed[end:].strip() else None
