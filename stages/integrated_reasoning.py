@@ -1,10 +1,9 @@
 """Stage 3, integrated reasoning (SPEC.md §3): the stage-2 context carries over, the query is appended, and the
 agent retrieves from LTM, manages its context and ends with <answer>."""
 
-from data_gen.schema import Episode
-
 from agemem.records import Trajectory
 from agemem.tools.executor import AgentState
+from data_gen.schema import Episode
 from stages.turn import TurnGen, TurnSettings, record_end, respond
 
 STAGE = 3

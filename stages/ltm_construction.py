@@ -5,12 +5,11 @@ Two variants: `paper` shows one context message per step, each preceded by an au
 memories; `official` (the official code) puts all of it in one casual-chat user message.
 """
 
-from data_gen.schema import Episode
-
 from agemem.records import END_BUDGET, Trajectory
 from agemem.tools.actions import ToolCall
 from agemem.tools.executor import AgentState, execute_call
 from agemem.tools.schemas import RETRIEVE_MEMORY
+from data_gen.schema import Episode
 from stages.turn import TurnGen, TurnSettings, record_end, respond
 
 STAGE = 1

@@ -2,10 +2,9 @@
 distractors — related but irrelevant or misleading messages — arrive one per step; the agent should
 Filter/Summary its context."""
 
-from data_gen.schema import Episode
-
 from agemem.records import END_BUDGET, Trajectory
 from agemem.tools.executor import AgentState
+from data_gen.schema import Episode
 from stages.turn import TurnGen, TurnSettings, record_end, respond
 
 STAGE = 2

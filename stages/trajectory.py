@@ -2,15 +2,14 @@
 
 from collections.abc import Generator
 
-from data_gen.schema import Episode
-
 from agemem.records import Trajectory
 from agemem.tools.executor import AgentState
+from data_gen.schema import Episode
 from stages.config import CurriculumConfig
 from stages.integrated_reasoning import integrated_reasoning
 from stages.ltm_construction import ltm_construction
 from stages.stm_control import stm_control
-from stages.turn import Completion, Request, TurnSettings
+from stages.turn import Completion, Request, TurnSettings, context_tokens
 
 
 def run_trajectory(
@@ -23,7 +22,7 @@ def run_trajectory(
     yield from integrated_reasoning(episode, state, traj, settings)
     answering = [s for s in traj.steps if s.stage == 3 and s.action.kind == "answer"]
     # Context tokens when answering (R_compression); without an answer, the context at the end.
-    traj.answer_context_tokens = answering[-1].context_tokens if answering else state.stm.token_count()
+    traj.answer_context_tokens = answering[-1].context_tokens if answering else context_tokens(state, settings)
     traj.stm_final = [dict(m) for m in state.stm.messages]
     traj.ltm_final = [e.to_dict() for e in state.ltm.entries()]
     return traj

@@ -5,7 +5,7 @@ Stages are generators (DESIGN.md): they `yield` a `Request` for every model call
 reads as straight-line code for ONE trajectory.
 """
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,9 @@ class TurnSettings:
     extractive: Any = None  # callable(messages) -> str, the offline summariser
     budget_threshold: int = 8192  # context tokens at which a stage stops early
     max_rounds: int = 5  # model calls allowed per input message
+    # Tokens of the prompt that context messages render to (the collector passes its renderer's exact count, tool
+    # schemas and generation prompt included); None counts the context's messages only (`stm.token_count()`).
+    count_context: Callable[[list[dict[str, Any]]], int] | None = None
 
 
 TurnGen = Generator[Request, Completion, Action]
@@ -109,9 +112,16 @@ def _policy_summarizer(state: AgentState, span: Any) -> Generator[Request, Compl
     return lambda _messages: text
 
 
+def context_tokens(state: AgentState, settings: TurnSettings) -> int:
+    """Tokens of the prompt the current context renders to: what the next model call would see."""
+    if settings.count_context is None:
+        return state.stm.token_count()
+    return settings.count_context(state.stm.messages)
+
+
 def over_budget(state: AgentState, settings: TurnSettings) -> bool:
     """True once the context passes the early-stop threshold (0.8 × budget by default)."""
-    return state.stm.token_count() > settings.budget_threshold
+    return context_tokens(state, settings) > settings.budget_threshold
 
 
 def respond(
@@ -132,12 +142,16 @@ def respond(
 
 
 def record_end(traj: Trajectory, stage: int, ends: list[str]) -> None:
-    """Record how a stage ended from the ends of its inputs, and the penalty events (SPEC.md §4)."""
+    """Record how a stage ended from the ends of its inputs, and the penalty events (SPEC.md §4).
+
+    The two penalty events are independent: an input that ran out of rounds before a later one hit the budget
+    sets both flags. `stage_end` names the budget stop when there was one (it ended the stage), else a round limit.
+    """
+    traj.context_overflow |= END_BUDGET in ends
+    traj.rounds_exceeded |= END_ROUND_LIMIT in ends
     if END_BUDGET in ends:
         traj.stage_end[stage] = END_BUDGET
-        traj.context_overflow = True
     elif END_ROUND_LIMIT in ends:
         traj.stage_end[stage] = END_ROUND_LIMIT
-        traj.rounds_exceeded = True
     else:
         traj.stage_end[stage] = END_DONE

@@ -93,6 +93,7 @@ def collect(
         extractive=extractive_summary,
         budget_threshold=int(settings.curriculum.early_stop_fraction * settings.curriculum.context_budget),
         max_rounds=settings.curriculum.max_rounds,
+        count_context=lambda messages: len(renderer.prompt_ids(messages)),
     )
     runs: list[Generator[Request, Completion, Trajectory]] = []
     for episode in episodes:
