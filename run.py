@@ -21,6 +21,7 @@ TASKS = {
     "generate": "data_gen.generate:run_generate",
     "rollout": "agemem.rollout.cli:run_rollout",
     "train": "agemem.train.loop:run_train",
+    "sft": "agemem.train.sft:run_sft",
 }
 
 log = logging.getLogger("agemem")

@@ -12,6 +12,7 @@ from agemem.models.config import ModelConfig
 from agemem.rewards.config import JudgeConfig, RewardConfig
 from agemem.rollout.config import RolloutConfig
 from agemem.train.config import AlgorithmConfig, DeepSpeedConfig, LoggerConfig, TrainerConfig
+from agemem.train.sft_config import SFTConfig
 from data_gen.config import DataConfig
 from stages.config import CurriculumConfig
 
@@ -60,6 +61,8 @@ class Config:
     deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)
     # Metrics sinks.
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    # Supervised warm start (task=sft).
+    sft: SFTConfig = field(default_factory=SFTConfig)
     # Settings of task=smoke.
     smoke: SmokeConfig = field(default_factory=SmokeConfig)
 

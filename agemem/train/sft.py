@@ -1,0 +1,99 @@
+"""`task=sft`: supervised fine-tuning on the scripted expert's demonstrations through the same DeepSpeed engine.
+
+The demonstrations are expert rollouts through the real collector, turned into the trainer's step samples; the
+loss is the token-mean negative log-likelihood of the target (response) tokens only. Validation runs full greedy
+episodes every `sft.eval_every` steps and stops at `sft.success_threshold`. The result is saved as a checkpoint in
+the trainer's format and as a transformers folder (`hf_model/`) that `model.path=` loads.
+"""
+
+import logging
+import random
+import time
+from dataclasses import replace
+
+import torch
+from tqdm import tqdm
+
+from agemem.config import Config
+from agemem.eval.success import greedy_success
+from agemem.models import load_model, load_tokenizer
+from agemem.rl import StepSample, build_step_samples, collate, pack_micro_batches, token_logprobs
+from agemem.rl.losses import aggregate, loss_denominator
+from agemem.rollout.collector import CollectSettings, collect
+from agemem.rollout.factory import build_engine
+from agemem.runtime import seed_everything
+from agemem.train.distributed import (
+    all_reduce_max,
+    all_reduce_sum,
+    full_state_dict,
+    init_distributed,
+    shutdown_distributed,
+)
+from agemem.train.logger import MetricsLogger
+from agemem.train.loop import save_checkpoint
+from agemem.train.setup import build_actor, export_hf, run_output_dir, training_episodes
+from data_gen.expert import ExpertEngine
+
+log = logging.getLogger("agemem")
+
+
+def sft_update(actor, samples: list[StepSample], token_budget: int, pad_id: int, world_size: int) -> float:
+    """One optimizer step of token-mean NLL on the response tokens; micro-batches as in the RL update."""
+    micro = pack_micro_batches([len(s.prompt_ids) + len(s.response_ids) for s in samples], token_budget)
+    batches = [collate([samples[i] for i in indices], pad_id) for indices in micro]
+    n_micro = all_reduce_max(len(batches))
+    local = sum(loss_denominator(b["loss_mask"], "token-mean") for b in batches)
+    denominator = max(all_reduce_sum([local])[0], 1.0) / world_size
+    total = 0.0
+    for i in range(n_micro):
+        actor.set_gradient_accumulation_boundary(i == n_micro - 1)
+        empty = i >= len(batches)
+        batch = {k: v.to(actor.device) for k, v in batches[0 if empty else i].items()}
+        logits = actor(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        nll = -token_logprobs(logits, batch["labels"], 1.0)
+        loss = aggregate(nll, batch["loss_mask"], "token-mean", None, denominator)
+        actor.backward(loss * (0.0 if empty else 1.0), scale_wrt_gas=False)
+        total += 0.0 if empty else loss.item()
+    actor.step()
+    return total
+
+
+def run_sft(cfg: Config) -> None:
+    rank, world = init_distributed(cfg.deepspeed)
+    out = run_output_dir(cfg, rank)
+    seed_everything(cfg.seed)
+    tokenizer = load_tokenizer(cfg.model)
+    train_set, val_set = training_episodes(cfg)
+    settings = CollectSettings(cfg.curriculum, cfg.memory, cfg.rollout)
+    demos = collect(train_set[: cfg.sft.demo_tasks][rank::world], 1, ExpertEngine(tokenizer), settings, tokenizer)
+    samples = build_step_samples(demos, [1.0] * len(demos))
+    log.info("%d expert demonstrations (%d model calls) from %d tasks", len(demos), len(samples), len(demos))
+    sft_cfg = replace(cfg, trainer=replace(cfg.trainer, lr=cfg.sft.lr, total_steps=cfg.sft.max_steps,
+                                           warmup_steps=0, lr_schedule="constant"))
+    actor = build_actor(load_model(cfg.model), sft_cfg)
+    engine = build_engine(cfg.rollout, load_model(cfg.model).to(actor.device), tokenizer)
+    logger = MetricsLogger(cfg.logger, out, None, {}, enabled=rank == 0)
+    rng = random.Random(cfg.seed * 7919 + rank)
+    val = val_set[: cfg.sft.eval_tasks]
+    start, step, success = time.perf_counter(), 0, 0.0
+    bar = tqdm(range(1, cfg.sft.max_steps + 1), desc="sft", disable=rank != 0)
+    for step in bar:
+        batch = [samples[rng.randrange(len(samples))] for _ in range(cfg.sft.batch_size // world)]
+        loss = sft_update(actor, batch, cfg.trainer.micro_batch_tokens, tokenizer.pad_token_id, world)
+        metrics = {"sft/loss": all_reduce_sum([loss])[0] / world, "timing_s/elapsed": time.perf_counter() - start}
+        if step % cfg.sft.eval_every == 0 or step == cfg.sft.max_steps:
+            engine.load_weights(full_state_dict(actor, cfg.trainer.lora_rank > 0).items())
+            success, _ = greedy_success(val[rank::world], engine, settings, tokenizer)
+            metrics["eval/success"] = success = all_reduce_sum([success])[0] / world
+            log.info("sft step %d loss %.4f val success %.3f", step, metrics["sft/loss"], success)
+        logger.log(step, metrics)
+        bar.set_postfix(loss=f"{metrics['sft/loss']:.3f}", success=f"{success:.2f}")
+        if "eval/success" in metrics and success >= cfg.sft.success_threshold:
+            break
+    save_checkpoint(actor, out / "checkpoints", step, rank, logger.run_id, sft_cfg)
+    export_hf(actor, tokenizer, out / "hf_model", cfg.trainer.lora_rank > 0, rank)
+    logger.finish()
+    if rank == 0:
+        print(f"sft: {step} steps, validation success {success:.3f} (threshold {cfg.sft.success_threshold})")
+        print(f"outputs: {out.resolve()}  (hf_model/ loads with model.path=…, checkpoints/, metrics.jsonl)")
+    shutdown_distributed()

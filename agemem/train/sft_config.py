@@ -1,0 +1,23 @@
+"""Schema of the `sft` config section: supervised warm start on the scripted expert's demonstrations."""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class SFTConfig:
+    """`task=sft`: imitate the expert (data_gen/expert.py) until greedy validation success reaches a threshold."""
+
+    # Training tasks whose expert trajectories make the demonstration set.
+    demo_tasks: int = 512
+    # Demonstration steps (model calls) per optimizer step.
+    batch_size: int = 64
+    # Learning rate (constant).
+    lr: float = 3e-3
+    # Most optimizer steps.
+    max_steps: int = 600
+    # Validate (greedy, full episodes through the collector) every N steps.
+    eval_every: int = 25
+    # Validation tasks.
+    eval_tasks: int = 64
+    # Stop once validation success reaches this (the step SFT "clicks" varies by seed: stop on success).
+    success_threshold: float = 0.5

@@ -1,0 +1,83 @@
+"""Generation and update throughput on the tiny model, measured in one run (ratios, not absolute targets).
+
+    python bench/generation.py [--batch 64] [--prompt-len 96] [--new-tokens 48] [--threads 2]
+
+Compares the hf engine's KV-cache loop (default decoder), the same engine with transformers' `generate`, and a
+plain batched KV-cache decode loop (the floor any engine should match), then times one actor forward+backward.
+"""
+
+import argparse
+import time
+
+import torch
+from transformers import DynamicCache
+
+from agemem.models import ModelConfig, load_model, load_tokenizer
+from agemem.rollout.engine import SamplingParams
+from agemem.rollout.hf_engine import HFEngine, left_pad
+
+
+@torch.inference_mode()
+def plain_decode(model, prompts: list[list[int]], new_tokens: int, pad_id: int) -> int:
+    """Greedy batched decode with a KV cache and nothing else; returns tokens generated."""
+    ids, mask = left_pad(prompts, pad_id)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    cache = DynamicCache()
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                   logits_to_keep=1).logits[:, -1]
+    for _ in range(new_tokens - 1):
+        token = logits.argmax(-1, keepdim=True)
+        mask = torch.cat([mask, mask.new_ones((len(prompts), 1))], dim=-1)
+        positions = positions[:, -1:] + 1
+        logits = model(input_ids=token, attention_mask=mask, position_ids=positions, past_key_values=cache).logits[:, -1]
+    return len(prompts) * new_tokens
+
+
+def timed(fn, repeats: int = 3) -> float:
+    fn()  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--prompt-len", type=int, default=96)
+    parser.add_argument("--new-tokens", type=int, default=48)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = ModelConfig()
+    tokenizer, model = load_tokenizer(cfg), load_model(cfg).eval()
+    gen = torch.Generator().manual_seed(0)
+    prompts = [torch.randint(20, 500, (args.prompt_len - (i % 8) * 4,), generator=gen).tolist() for i in range(args.batch)]
+    # Greedy with no stop tokens: every engine generates exactly new_tokens per prompt.
+    sampling = SamplingParams(temperature=0.0, max_new_tokens=args.new_tokens)
+    tokens = args.batch * args.new_tokens
+    results = {
+        "plain KV-cache loop": timed(lambda: plain_decode(model, prompts, args.new_tokens, tokenizer.pad_token_id)),
+        "hf engine (loop)": timed(lambda: HFEngine(model, tokenizer.pad_token_id, "loop").generate(prompts, sampling)),
+        "hf engine (generate)": timed(
+            lambda: HFEngine(model, tokenizer.pad_token_id, "generate").generate(prompts, sampling)),
+    }
+    train_model = load_model(cfg).train()
+    batch = torch.tensor([p[: args.prompt_len - 28] + p[:args.new_tokens] for p in prompts])
+
+    def update() -> None:
+        logits = train_model(input_ids=batch).logits
+        torch.log_softmax(logits.float(), -1).mean().backward()
+
+    update_s = timed(update)
+    floor = results["plain KV-cache loop"]
+    print(f"batch {args.batch} × {args.new_tokens} new tokens, prompts ~{args.prompt_len} tokens, "
+          f"{args.threads} threads, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
+    print(f"{'generation':<24}{'s':>8}{'tokens/s':>12}{'vs plain':>10}")
+    for name, seconds in results.items():
+        print(f"{name:<24}{seconds:8.3f}{tokens / seconds:12.0f}{floor / seconds:10.2f}")
+    print(f"{'update fwd+bwd':<24}{update_s:8.3f}{batch.numel() / update_s:12.0f}  (tokens/s trained)")
+
+
+if __name__ == "__main__":
+    main()
