@@ -15,16 +15,23 @@ from transformers import PreTrainedTokenizerBase
 
 from agemem.rollout.engine import FINISH_STOP, Generation, SamplingParams
 from agemem.tools.schemas import ADD_MEMORY, FILTER_CONTEXT, RETRIEVE_MEMORY
+from stages.ltm_construction import OFFICIAL_INPUT
 
 _TURN = re.compile(r"<\|im_start\|>(\w+)\n(.*?)(?:<\|im_end\|>|$)", re.S)
 _QUESTION = re.compile(r"What is (E\d+)'s (\w+)\?")
 _ENTITY = re.compile(r"\bE\d+\b")
 _MEMORY_LINE = re.compile(r"^- (.*) \(Memory ID: mem_(\d+)\)$", re.M)
 DONE = "<answer>done</answer>"
+OFFICIAL_PREFIX = OFFICIAL_INPUT.split("{content}")[0]
 
 
 def _call(name: str, arguments: dict[str, str], thought: str) -> str:
-    return f"<think>{thought}</think><tool_call>{json.dumps([{'name': name, 'arguments': arguments}])}</tool_call>"
+    return _calls([(name, arguments)], thought)
+
+
+def _calls(calls: list[tuple[str, dict[str, str]]], thought: str) -> str:
+    array = json.dumps([{"name": name, "arguments": arguments} for name, arguments in calls])
+    return f"<think>{thought}</think><tool_call>{array}</tool_call>"
 
 
 def _newest_value(retrieved: str, entity: str, attribute: str) -> str:
@@ -46,6 +53,9 @@ def expert_response(prompt_text: str) -> str:
     _, last = inputs[-1]
     if last.startswith("[information]\n"):
         return _call(ADD_MEMORY, {"content": last.split("\n")[1]}, "store")
+    if last.startswith(OFFICIAL_PREFIX):  # the official stage 1: every fact in one message, one Add each
+        facts = last.split("\n")[1:-1]
+        return _calls([(ADD_MEMORY, {"content": fact}) for fact in facts], "store") if facts else DONE
     if last.startswith("[new message]\n"):
         entities = _ENTITY.findall(last.split("\n")[1])
         return _call(FILTER_CONTEXT, {"criteria": entities[0]}, "irrelevant") if entities else DONE
