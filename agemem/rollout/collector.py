@@ -7,7 +7,7 @@ engine sees and what the Step records), generates for all of them together, and 
 
 import logging
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from transformers import PreTrainedTokenizerBase
@@ -81,11 +81,17 @@ def collect(
     *,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    episode_seeds: list[int] | None = None,
 ) -> list[Trajectory]:
     """Roll out every episode `group_size` times; trajectories come back ordered by (episode, group index).
 
-    Sampling is seeded per tick from `seed`, so the same inputs and seed give the same trajectories.
+    Sampling is seeded per tick from `seed`, so the same inputs and seed give the same trajectories. With
+    `episode_seeds` (one per episode) every trajectory samples from its own seed instead, derived from (episode
+    seed, group index, turn): its rollout then does not depend on the other episodes collected with it (the
+    trainer uses this so that results do not depend on how a step's tasks are split across ranks).
     """
+    if episode_seeds is not None and len(episode_seeds) != len(episodes):
+        raise ValueError(f"episode_seeds has {len(episode_seeds)} seeds for {len(episodes)} episodes")
     renderer = PromptRenderer(tokenizer, settings.curriculum.tools_in_prompt)
     turn = TurnSettings(
         tool_format=settings.curriculum.tool_format,
@@ -110,6 +116,9 @@ def collect(
         order = sorted(pending)
         prompts = [renderer.prompt_ids(pending[i].messages) for i in order]
         sampling = sampling_params(settings.rollout, stop_ids, seed=seed * 1_000_003 + tick)
+        if episode_seeds is not None:  # a trajectory's turn-th call always sits in tick `turn`
+            sampling = replace(sampling, seeds=tuple(
+                trajectory_seed(episode_seeds[i // group_size], i % group_size, tick) for i in order))
         generations = engine.generate(prompts, sampling)
         for i, prompt, generation in zip(order, prompts, generations):
             completion = Completion(prompt, generation, renderer.decode(generation.token_ids))
@@ -118,6 +127,11 @@ def collect(
         if progress is not None:
             progress(len(order))
     return [t for t in results if t is not None]
+
+
+def trajectory_seed(episode_seed: int, group_index: int, turn: int) -> int:
+    """The sampling seed of one model call of one trajectory (distinct for distinct inputs in practice)."""
+    return ((episode_seed * 1_000_003 + group_index) * 1_000_003 + turn) % 2**63
 
 
 def _advance(

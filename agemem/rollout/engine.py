@@ -25,6 +25,9 @@ class SamplingParams:
     max_new_tokens: int = 256  # hard cap per completion
     stop_token_ids: tuple[int, ...] = ()  # generation ends after emitting one of these (it is kept)
     seed: int | None = None  # seeds the sampler for this call; None draws from torch's global RNG
+    # One seed per prompt (overrides `seed`): each completion then depends on its own prompt and seed only, not
+    # on the other prompts it is batched with (so a rollout does not depend on how tasks are split across ranks).
+    seeds: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -49,9 +52,11 @@ class Engine(Protocol):
 
 
 def sample_next_token(
-    logits: torch.Tensor, sampling: SamplingParams, generator: torch.Generator | None
+    logits: torch.Tensor, sampling: SamplingParams, generator: torch.Generator | list[torch.Generator] | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pick the next token of every row and its log-prob under log_softmax(logits / T).
+
+    `generator` is one generator for the batch, or a list with one per row (each row then draws from its own).
 
     Shape: logits (B, V) → tokens (B,), logprobs (B,).
     """
@@ -72,5 +77,8 @@ def sample_next_token(
         drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
         filtered = filtered.masked_fill(drop, float("-inf"))
     probs = torch.softmax(filtered, dim=-1)
-    tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    if isinstance(generator, list):
+        tokens = torch.cat([torch.multinomial(row, 1, generator=g) for row, g in zip(probs, generator)])
+    else:
+        tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
     return tokens, logprobs.gather(-1, tokens[:, None]).squeeze(-1)

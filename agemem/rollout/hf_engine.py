@@ -40,18 +40,26 @@ class HFEngine:
         self.max_batch_size = max_batch_size
 
     def generate(self, prompts: list[list[int]], sampling: SamplingParams) -> list[Generation]:
-        generator = None
-        if sampling.seed is not None:
-            generator = torch.Generator().manual_seed(sampling.seed)
+        device = self.model.device
+        generator: torch.Generator | list[torch.Generator] | None = None
+        if sampling.seeds is not None:
+            if len(sampling.seeds) != len(prompts):
+                raise ValueError(f"sampling.seeds has {len(sampling.seeds)} seeds for {len(prompts)} prompts")
+            generator = [torch.Generator(device).manual_seed(s) for s in sampling.seeds]
+        elif sampling.seed is not None:
+            generator = torch.Generator(device).manual_seed(sampling.seed)
         decode = self._decode_loop if self.decoder == "loop" else self._decode_generate
         out: list[Generation] = []
         for start in range(0, len(prompts), self.max_batch_size):
-            out.extend(decode(prompts[start : start + self.max_batch_size], sampling, generator))
+            end = start + self.max_batch_size
+            chunk_generator = generator[start:end] if isinstance(generator, list) else generator
+            out.extend(decode(prompts[start:end], sampling, chunk_generator))
         return out
 
     @torch.inference_mode()
     def _decode_loop(
-        self, prompts: list[list[int]], sampling: SamplingParams, generator: torch.Generator | None
+        self, prompts: list[list[int]], sampling: SamplingParams,
+        generator: torch.Generator | list[torch.Generator] | None,
     ) -> list[Generation]:
         device = self.model.device
         ids, mask = left_pad(prompts, self.pad_token_id)
@@ -78,6 +86,8 @@ class HFEngine:
             if len(keep) == 0 or len(tokens_out[alive[0]]) == sampling.max_new_tokens:
                 break
             if len(keep) < len(alive):  # drop finished rows: later steps only pay for live ones
+                if isinstance(generator, list):
+                    generator = [generator[i] for i in keep.tolist()]
                 alive = [alive[i] for i in keep.tolist()]
                 cache.batch_select_indices(keep)
                 tokens, mask, positions = tokens[keep], mask[keep], positions[keep]
@@ -90,10 +100,13 @@ class HFEngine:
 
     @torch.inference_mode()
     def _decode_generate(
-        self, prompts: list[list[int]], sampling: SamplingParams, generator: torch.Generator | None
+        self, prompts: list[list[int]], sampling: SamplingParams,
+        generator: torch.Generator | list[torch.Generator] | None,
     ) -> list[Generation]:
+        if isinstance(generator, list):  # one generator per prompt: `generate` has one RNG, so one call each
+            return [g for p, gen in zip(prompts, generator) for g in self._decode_generate([p], sampling, gen)]
         if generator is not None:  # `generate` samples from the global RNG only
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+            torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator, device=generator.device)))
         ids, mask = left_pad(prompts, self.pad_token_id)
         greedy = sampling.temperature == 0
         out = self.model.generate(

@@ -90,20 +90,23 @@ def prune(root: Path, keep_last: int) -> None:
 
 
 def find_resume_folder(root: Path) -> Path | None:
-    """The checkpoint to resume from: `latest` if complete, else the newest complete one (with a warning)."""
+    """The checkpoint to resume from: `latest` if complete, else the newest complete one. Every newer folder
+    passed over is named in a warning (a save that was killed, or a file damaged since)."""
     if not root.is_dir():
         return None
-    candidates = sorted((p for p in root.glob("step_*") if p.is_dir()), reverse=True)
+    folders = sorted((p for p in root.glob("step_*") if p.is_dir()), reverse=True)
     latest_file = root / "latest"
-    if latest_file.is_file():
-        named = root / latest_file.read_text().strip()
-        candidates = [named] + [p for p in candidates if p != named]
-    for folder in candidates:
-        ok, reason = is_complete(folder)
-        if ok:
-            return folder
-        log.warning("skipping checkpoint %s: %s", folder.name, reason)
-    return None
+    named = root / latest_file.read_text().strip() if latest_file.is_file() else None
+    candidates = ([named] if named is not None else []) + [p for p in folders if p != named]
+    chosen = next((folder for folder in candidates if is_complete(folder)[0]), None)
+    for folder in folders:
+        if chosen is None or folder.name > chosen.name:
+            ok, reason = is_complete(folder)
+            log.warning("skipping checkpoint %s: %s", folder.name,
+                        f"`latest` names {chosen.name}" if ok and chosen is not None else reason)
+    if named is not None and named != chosen and not named.is_dir():
+        log.warning("skipping checkpoint %s: `latest` names it but it is absent", named.name)
+    return chosen
 
 
 def check_resumable(saved: dict[str, Any], current: dict[str, Any]) -> None:
@@ -123,7 +126,20 @@ def save_trainer_files(folder: Path, rank: int, state: dict[str, Any]) -> None:
         (folder / STATE).write_text(json.dumps(state, indent=2, sort_keys=True))
 
 
+def read_trainer_state(folder: Path) -> dict[str, Any]:
+    """The trainer state JSON of a checkpoint (read before loading anything, to check the config first)."""
+    return json.loads((folder / STATE).read_text())
+
+
+def restore_rng(folder: Path, rank: int) -> None:
+    """Restore this rank's python / numpy / torch RNG states."""
+    path = folder / "rng" / f"rank_{rank}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no RNG state for rank {rank} (saved with fewer ranks?)")
+    set_rng_state(torch.load(path, weights_only=False))
+
+
 def load_trainer_files(folder: Path, rank: int) -> dict[str, Any]:
     """Restore this rank's RNG state; return the trainer state."""
-    set_rng_state(torch.load(folder / "rng" / f"rank_{rank}.pt", weights_only=False))
-    return json.loads((folder / STATE).read_text())
+    restore_rng(folder, rank)
+    return read_trainer_state(folder)

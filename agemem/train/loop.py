@@ -1,11 +1,19 @@
 """`task=train`: step-wise GRPO on DeepSpeed ZeRO (SPEC.md §5). One loop, read top to bottom:
 
     for each step:  1 collect (B tasks × K rollouts, this rank's share)  2 score  3 advantages + samples
-                    4 update (one optimizer step)  5 push weights to the rollout engine  6 log
-                    7 checkpoint  8 validate
+                    4 update (one optimizer step)  5 push weights to the rollout engine  6 validate
+                    7 log  8 checkpoint
+
+A step's metrics are written before its checkpoint: a run killed in between resumes from the previous
+checkpoint and re-logs the step (metrics.jsonl is cut back to the checkpoint's step), so every step is logged
+exactly once.
+
+Each task's rollouts are seeded by the task's position in the run (not by the rank that rolls it out), so a run
+gives the same result on any number of ranks, and a resumed run the same as an uninterrupted one.
 """
 
 import logging
+import shutil
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -22,7 +30,13 @@ from agemem.rollout.factory import build_engine
 from agemem.rollout.stats import rollout_metrics
 from agemem.runtime import seed_everything
 from agemem.train import checkpoint as ckpt
-from agemem.train.distributed import all_reduce_sum, full_state_dict, init_distributed, shutdown_distributed
+from agemem.train.distributed import (
+    all_reduce_sum,
+    full_state_dict,
+    init_distributed,
+    reduce_metrics,
+    shutdown_distributed,
+)
 from agemem.train.logger import MetricsLogger, truncate_after
 from agemem.train.setup import (
     batch_indices,
@@ -36,6 +50,9 @@ from agemem.train.setup import (
 from agemem.train.update import recompute_logprobs, update_actor
 
 log = logging.getLogger("agemem")
+# Metrics that add up over ranks (the rest are averaged, or max/min for `*/max`, `*/min`).
+SUMMED_METRICS = ("actor/samples", "perf/throughput", "reward/judge_requests", "reward/judge_fallbacks",
+                  "reward/judge_cache_hits")
 
 
 def run_train(cfg: Config) -> None:
@@ -64,9 +81,10 @@ def run_train(cfg: Config) -> None:
         if folder is None:
             raise FileNotFoundError(f"resume={cfg.resume!r}: no complete checkpoint there")
     if folder is not None:
+        state = ckpt.read_trainer_state(folder)
+        ckpt.check_resumable(state["config"], {**resume_critical_config(cfg), "world_size": world})
         actor.load_checkpoint(str(folder), tag="ds")
-        state = ckpt.load_trainer_files(folder, rank)
-        ckpt.check_resumable(state["config"], resume_critical_config(cfg))
+        ckpt.restore_rng(folder, rank)
         start_step, run_id = state["global_step"], state["logger_run_id"]
         log.info("resumed from %s at step %d", folder, start_step)
     engine.load_weights(full_state_dict(actor, lora).items())
@@ -80,12 +98,13 @@ def run_train(cfg: Config) -> None:
     for step in bar:
         timing: dict[str, float] = {}
         t_step = time.perf_counter()
-        # 1. Collect: this rank's whole groups of the step's tasks.
-        tasks = [train_set[i] for i in batch_indices(len(train_set), step, cfg.trainer.tasks_per_step, cfg.seed)]
-        tasks = tasks[rank::world]
+        # 1. Collect: this rank's whole groups of the step's tasks, each seeded by its position in the run.
+        indices = batch_indices(len(train_set), step, cfg.trainer.tasks_per_step, cfg.seed)
+        positions = range(step * cfg.trainer.tasks_per_step, (step + 1) * cfg.trainer.tasks_per_step)
+        tasks = [train_set[i] for i in indices][rank::world]
         t0 = time.perf_counter()
         trajectories = collect(tasks, cfg.rollout.group_size, engine, settings, tokenizer,
-                               seed=cfg.seed * 1_000_003 + step * 101 + rank)
+                               episode_seeds=[cfg.seed * 1_000_003 + p for p in positions][rank::world])
         timing["timing_s/gen"] = time.perf_counter() - t0
         # 2. Score.
         scored = score_batch(trajectories, episodes_by_id, cfg.reward, judge)
@@ -123,23 +142,24 @@ def run_train(cfg: Config) -> None:
         engine.load_weights(full_state_dict(actor, lora).items())
         timing["timing_s/weight_sync"] = time.perf_counter() - t0
         timing["timing_s/reward"] = scored.metrics.pop("timing_s/reward")
+        # 6. Validate.
+        done = step + 1
+        eval_metrics = {}
+        t0 = time.perf_counter()
+        if cfg.trainer.eval_every and (done % cfg.trainer.eval_every == 0 or done == cfg.trainer.total_steps):
+            eval_metrics = validate(cfg, engine, tokenizer, val_set, episodes_by_id, judge, rank, world)
+        timing["timing_s/eval"] = time.perf_counter() - t0
         timing["timing_s/step"] = time.perf_counter() - t_step
-        # 6. Log: every metric averaged over ranks (each rank holds the same number of tasks).
+        # 7. Log: metrics of the whole batch (averaged over ranks; counts summed; min/max).
         local = {**actor_metrics, **scored.metrics, **rollout_metrics(trajectories), **timing,
                  "critic/score/mean": float(rewards.mean()), "critic/advantages/mean": float(advantages.mean()),
                  "perf/throughput": sum(len(s.response_ids) for s in samples) / timing["timing_s/step"]}
-        keys = sorted(local)
-        metrics = dict(zip(keys, (v / world for v in all_reduce_sum([local[k] for k in keys]))))
-        metrics["perf/throughput"] *= world
-        # 7. Checkpoint.
-        done = step + 1
-        if done == cfg.trainer.total_steps or (cfg.trainer.save_every and done % cfg.trainer.save_every == 0):
-            save_checkpoint(actor, ckpt_root, done, rank, logger.run_id, cfg)
-        # 8. Validate.
-        if cfg.trainer.eval_every and (done % cfg.trainer.eval_every == 0 or done == cfg.trainer.total_steps):
-            metrics.update(validate(cfg, engine, tokenizer, val_set, episodes_by_id, judge, rank, world))
+        metrics = {**reduce_metrics(local, SUMMED_METRICS), **eval_metrics}
         logger.log(done, metrics)
         history.append({"step": done, **metrics})
+        # 8. Checkpoint.
+        if done == cfg.trainer.total_steps or (cfg.trainer.save_every and done % cfg.trainer.save_every == 0):
+            save_checkpoint(actor, ckpt_root, done, rank, logger.run_id, cfg, len(train_set))
         bar.set_postfix(score=f"{metrics['critic/score/mean']:.3f}", loss=f"{metrics['actor/pg_loss']:.3f}")
         if rank == 0:
             log.info("step %d/%d score %.3f pg_loss %.4f grad_norm %.3f %.1fs", done, cfg.trainer.total_steps,
@@ -155,15 +175,21 @@ def run_train(cfg: Config) -> None:
     shutdown_distributed()
 
 
-def save_checkpoint(actor, root, step: int, rank: int, run_id: str, cfg: Config) -> None:
-    """DeepSpeed state + trainer state + RNG, then (after every rank wrote) the manifest, then `latest`."""
+def save_checkpoint(actor, root, step: int, rank: int, run_id: str, cfg: Config, n_train: int | None = None) -> None:
+    """DeepSpeed state + trainer state + RNG, then (after every rank wrote) the manifest, then `latest`.
+
+    `n_train`: training tasks per epoch (for the recorded epoch; None records none)."""
     import torch.distributed as dist
 
     folder = ckpt.step_dir(root, step)
+    if rank == 0 and folder.exists():  # a leftover of a killed save: start the folder afresh
+        shutil.rmtree(folder)
+    dist.barrier()
     actor.save_checkpoint(str(folder), tag="ds")  # collective: every rank writes its shards
-    state = {"global_step": step, "epoch": step * cfg.trainer.tasks_per_step // max(1, cfg.data.size),
+    world = dist.get_world_size()
+    state = {"global_step": step, "epoch": step * cfg.trainer.tasks_per_step // n_train if n_train else None,
              "data_cursor": step * cfg.trainer.tasks_per_step, "logger_run_id": run_id,
-             "config": resume_critical_config(cfg)}
+             "config": {**resume_critical_config(cfg), "world_size": world}}
     ckpt.save_trainer_files(folder, rank, state)
     dist.barrier()
     if rank == 0:

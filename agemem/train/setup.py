@@ -11,7 +11,13 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from agemem.config import Config
 from agemem.runtime import output_dir
-from agemem.train.distributed import bf16_enabled, broadcast_object, build_ds_config, create_actor, full_parameters
+from agemem.train.distributed import (
+    bf16_enabled,
+    broadcast_object,
+    build_ds_config,
+    create_actor,
+    full_parameters,
+)
 from data_gen.schema import Episode
 from data_gen.sources import build_episodes
 from data_gen.splits import assign_splits, select_split

@@ -7,7 +7,15 @@ number of micro-batches (ZeRO-3 gathers parameters collectively); a rank with fe
 
 import torch
 
-from agemem.rl import StepSample, collate, kl_penalty, loss_denominator, pack_micro_batches, policy_loss, token_logprobs
+from agemem.rl import (
+    StepSample,
+    collate,
+    kl_penalty,
+    loss_denominator,
+    pack_micro_batches,
+    policy_loss,
+    token_logprobs,
+)
 from agemem.rl.losses import aggregate
 from agemem.train.config import AlgorithmConfig
 from agemem.train.distributed import all_reduce_max, all_reduce_sum
@@ -26,11 +34,18 @@ def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
 @torch.no_grad()
 def recompute_logprobs(module, samples: list[StepSample], micro: list[list[int]], pad_id: int,
                        temperature: float, device: torch.device) -> list[list[float]]:
-    """Per-sample log-probs of the responses under `module` (old policy or reference), in sample order."""
+    """Per-sample log-probs of the responses under `module` (old policy or reference), in sample order.
+
+    Every rank runs the same number of forward passes (a ZeRO-3 module gathers its parameters collectively);
+    a rank with fewer micro-batches reruns its first one and discards the result.
+    """
     out: list[list[float]] = [[] for _ in samples]
-    for indices in micro:
+    for n in range(all_reduce_max(len(micro))):
+        indices = micro[n] if n < len(micro) else micro[0]
         batch = _to(collate([samples[i] for i in indices], pad_id), device)
         logprobs = _forward_logprobs(module, batch, temperature)
+        if n >= len(micro):
+            continue
         for row, i in enumerate(indices):
             out[i] = logprobs[row][batch["loss_mask"][row].bool()].float().tolist()
     return out
