@@ -10,10 +10,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
+import hydra
+from omegaconf import DictConfig, OmegaConf
 
-from agemem.config import Config, register_configs  # noqa: E402
+from agemem.config import Config, register_configs
 
 # task name → "module:function" taking the typed config; imported lazily so each task loads only what it needs.
 TASKS = {

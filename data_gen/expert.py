@@ -17,10 +17,10 @@ from agemem.rollout.engine import FINISH_STOP, Generation, SamplingParams
 from agemem.tools.schemas import ADD_MEMORY, FILTER_CONTEXT, RETRIEVE_MEMORY
 from stages.ltm_construction import OFFICIAL_INPUT
 
-_TURN = re.compile(r"<\|im_start\|>(\w+)\n(.*?)(?:<\|im_end\|>|$)", re.S)
+_TURN = re.compile(r"<\|im_start\|>(\w+)\n(.*?)(?:<\|im_end\|>|$)", re.DOTALL)
 _QUESTION = re.compile(r"What is (E\d+)'s (\w+)\?")
 _ENTITY = re.compile(r"\bE\d+\b")
-_MEMORY_LINE = re.compile(r"^- (.*) \(Memory ID: mem_(\d+)\)$", re.M)
+_MEMORY_LINE = re.compile(r"^- (.*) \(Memory ID: mem_(\d+)\)$", re.MULTILINE)
 DONE = "<answer>done</answer>"
 OFFICIAL_PREFIX = OFFICIAL_INPUT.split("{content}")[0]
 

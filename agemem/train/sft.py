@@ -11,27 +11,21 @@ import random
 import time
 from dataclasses import replace
 
-import torch
 from tqdm import tqdm
 
 from agemem.config import Config
 from agemem.eval.success import greedy_success
 from agemem.models import load_model, load_tokenizer
-from agemem.rl import StepSample, build_step_samples, collate, pack_micro_batches, token_logprobs
-from agemem.rl.losses import aggregate, loss_denominator
+from agemem.rl import StepSample, build_step_samples, token_logprobs
+from agemem.rl.losses import aggregate
 from agemem.rollout.collector import CollectSettings, collect
 from agemem.rollout.factory import build_engine
 from agemem.runtime import seed_everything
-from agemem.train.distributed import (
-    all_reduce_max,
-    all_reduce_sum,
-    full_state_dict,
-    init_distributed,
-    shutdown_distributed,
-)
+from agemem.train.distributed import all_reduce_sum, full_state_dict, init_distributed, shutdown_distributed
 from agemem.train.logger import MetricsLogger
 from agemem.train.loop import save_checkpoint
 from agemem.train.setup import build_actor, export_hf, run_output_dir, training_episodes
+from agemem.train.update import plan_micro_batches
 from data_gen.expert import ExpertEngine
 
 log = logging.getLogger("agemem")
@@ -39,11 +33,7 @@ log = logging.getLogger("agemem")
 
 def sft_update(actor, samples: list[StepSample], token_budget: int, pad_id: int, world_size: int) -> float:
     """One optimizer step of token-mean NLL on the response tokens; micro-batches as in the RL update."""
-    micro = pack_micro_batches([len(s.prompt_ids) + len(s.response_ids) for s in samples], token_budget)
-    batches = [collate([samples[i] for i in indices], pad_id) for indices in micro]
-    n_micro = all_reduce_max(len(batches))
-    local = sum(loss_denominator(b["loss_mask"], "token-mean") for b in batches)
-    denominator = max(all_reduce_sum([local])[0], 1.0) / world_size
+    batches, n_micro, denominator = plan_micro_batches(samples, token_budget, pad_id, "token-mean", world_size)
     total = 0.0
     for i in range(n_micro):
         actor.set_gradient_accumulation_boundary(i == n_micro - 1)

@@ -51,16 +51,23 @@ def recompute_logprobs(module, samples: list[StepSample], micro: list[list[int]]
     return out
 
 
+def plan_micro_batches(samples: list[StepSample], token_budget: int, pad_id: int, loss_agg: str,
+                       world_size: int) -> tuple[list[dict[str, torch.Tensor]], int, float]:
+    """This rank's collated micro-batches, the number of micro-batches every rank runs, and the loss denominator
+    of the whole batch (all micro-batches, all ranks) that makes accumulation exact."""
+    micro = pack_micro_batches([len(s.prompt_ids) + len(s.response_ids) for s in samples], token_budget)
+    batches = [collate([samples[i] for i in indices], pad_id) for indices in micro]
+    local = sum(loss_denominator(b["loss_mask"], loss_agg) for b in batches)
+    # DeepSpeed averages gradients over ranks: divide the global denominator by the world size to undo it.
+    denominator = max(all_reduce_sum([local])[0], 1.0) / world_size
+    return batches, all_reduce_max(len(batches)), denominator
+
+
 def update_actor(actor, samples: list[StepSample], alg: AlgorithmConfig, *, token_budget: int, pad_id: int,
                  temperature: float, agg_constant: float, world_size: int) -> dict[str, float]:
     """One optimizer step on `samples` (this rank's share of the batch). Returns the actor/ metrics."""
     device = actor.device
-    micro = pack_micro_batches([len(s.prompt_ids) + len(s.response_ids) for s in samples], token_budget)
-    batches = [collate([samples[i] for i in indices], pad_id) for indices in micro]
-    n_micro = all_reduce_max(len(batches))
-    local = sum(loss_denominator(b["loss_mask"], alg.loss_agg) for b in batches)
-    # DeepSpeed averages gradients over ranks: divide the global denominator by the world size to undo it.
-    denominator = max(all_reduce_sum([local])[0], 1.0) / world_size
+    batches, n_micro, denominator = plan_micro_batches(samples, token_budget, pad_id, alg.loss_agg, world_size)
     actor.train()
     sums = {"actor/pg_loss": 0.0, "actor/kl_loss": 0.0, "actor/pg_clipfrac": 0.0, "actor/ppo_kl": 0.0,
             "actor/pg_clipfrac_lower": 0.0}
