@@ -29,5 +29,3 @@ class RolloutConfig:
     num_episodes: int = 4
     # Fraction of GPU memory vLLM may use (vllm engine only).
     vllm_gpu_memory_utilization: float = 0.5
-    # Put vLLM to sleep during the update to free its memory (vllm engine, colocated with training).
-    vllm_sleep: bool = True
