@@ -37,10 +37,15 @@ class _Handler(BaseHTTPRequestHandler):
             n = len(srv.requests)
             srv.in_flight += 1
             srv.max_in_flight = max(srv.max_in_flight, srv.in_flight)
+        finished = False
         try:
             status, payload, delay = srv.behaviour(n, body, self.headers)
             time.sleep(delay)
             data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            # Out of flight before the reply leaves: once the client has it, it may send its next request at once.
+            with srv.lock:
+                srv.in_flight -= 1
+                finished = True
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -49,8 +54,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout test)
         finally:
-            with srv.lock:
-                srv.in_flight -= 1
+            if not finished:
+                with srv.lock:
+                    srv.in_flight -= 1
 
     def log_message(self, *args):
         pass
