@@ -5,12 +5,12 @@ Two variants: `paper` shows one context message per step, each preceded by an au
 memories; `official` (the official code) puts all of it in one casual-chat user message.
 """
 
-from agemem.records import END_BUDGET, Trajectory
+from agemem.records import Trajectory
 from agemem.tools.actions import ToolCall
 from agemem.tools.executor import AgentState, execute_call
 from agemem.tools.schemas import RETRIEVE_MEMORY
 from data_gen.schema import Episode
-from stages.turn import TurnGen, TurnSettings, record_end, respond
+from stages.turn import TurnGen, TurnSettings, respond_to_inputs
 
 STAGE = 1
 VARIANTS = ("paper", "official")
@@ -32,15 +32,12 @@ def ltm_construction(
     episode: Episode, state: AgentState, traj: Trajectory, settings: TurnSettings, variant: str
 ) -> TurnGen:
     """Run stage 1 on `state` (LTM starts empty; the context holds the system prompt)."""
-    ends = []
-    for message, content in zip(stage1_inputs(episode, variant), episode.contexts):
+
+    def recall(i: int) -> None:  # the paper's automatic retrieval before each context message
         if variant == "paper" and len(state.ltm):
-            recalled = execute_call(ToolCall(RETRIEVE_MEMORY, {"query": content}), state, lambda m: "")
-            state.stm.append({"role": "tool", "content": recalled.message})
-        state.stm.append({"role": "user", "content": message})
-        end, _ = yield from respond(state, traj, STAGE, settings)
-        ends.append(end)
-        if end == END_BUDGET:
-            break
-    record_end(traj, STAGE, ends)
+            query = {"query": episode.contexts[i]}
+            state.stm.append({"role": "tool", "content": execute_call(ToolCall(RETRIEVE_MEMORY, query), state,
+                                                                       lambda m: "").message})
+
+    yield from respond_to_inputs(state, traj, STAGE, settings, stage1_inputs(episode, variant), recall)
     return None

@@ -2,10 +2,10 @@
 distractors — related but irrelevant or misleading messages — arrive one per step; the agent should
 Filter/Summary its context."""
 
-from agemem.records import END_BUDGET, Trajectory
+from agemem.records import Trajectory
 from agemem.tools.executor import AgentState
 from data_gen.schema import Episode
-from stages.turn import TurnGen, TurnSettings, record_end, respond
+from stages.turn import TurnGen, TurnSettings, respond_to_inputs
 
 STAGE = 2
 DISTRACTOR_INPUT = "[new message]\n{content}\nKeep your context useful, then reply <answer>done</answer>."
@@ -16,12 +16,6 @@ def stm_control(
 ) -> TurnGen:
     """Run stage 2: reset the context, then show up to `num_distractors` distractors, one per step."""
     state.stm.reset()
-    ends = []
-    for distractor in episode.distractors[:num_distractors]:
-        state.stm.append({"role": "user", "content": DISTRACTOR_INPUT.format(content=distractor)})
-        end, _ = yield from respond(state, traj, STAGE, settings)
-        ends.append(end)
-        if end == END_BUDGET:
-            break
-    record_end(traj, STAGE, ends)
+    inputs = [DISTRACTOR_INPUT.format(content=d) for d in episode.distractors[:num_distractors]]
+    yield from respond_to_inputs(state, traj, STAGE, settings, inputs)
     return None

@@ -155,3 +155,24 @@ def record_end(traj: Trajectory, stage: int, ends: list[str]) -> None:
         traj.stage_end[stage] = END_ROUND_LIMIT
     else:
         traj.stage_end[stage] = END_DONE
+
+
+def respond_to_inputs(
+    state: AgentState, traj: Trajectory, stage: int, settings: TurnSettings, inputs: list[str],
+    before_each: Callable[[int], None] | None = None,
+) -> TurnGen:
+    """Show each input as a user message and let the agent respond (stages 1 and 2); stop at the budget.
+
+    `before_each(i)` runs before input i is shown (stage 1's automatic retrieval). Records how the stage ended.
+    """
+    ends = []
+    for i, message in enumerate(inputs):
+        if before_each is not None:
+            before_each(i)
+        state.stm.append({"role": "user", "content": message})
+        end, _ = yield from respond(state, traj, stage, settings)
+        ends.append(end)
+        if end == END_BUDGET:
+            break
+    record_end(traj, stage, ends)
+    return None
