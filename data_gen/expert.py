@@ -22,7 +22,7 @@ _QUESTION = re.compile(r"What is (E\d+)'s (\w+)\?")
 _ENTITY = re.compile(r"\bE\d+\b")
 _MEMORY_LINE = re.compile(r"^- (.*) \(Memory ID: mem_(\d+)\)$", re.MULTILINE)
 DONE = "<answer>done</answer>"
-OFFICIAL_PREFIX = OFFICIAL_INPUT.split("{content}")[0]
+OFFICIAL_PREFIX, OFFICIAL_SUFFIX = OFFICIAL_INPUT.split("{content}")
 
 
 def _call(name: str, arguments: dict[str, str], thought: str) -> str:
@@ -54,7 +54,7 @@ def expert_response(prompt_text: str) -> str:
     if last.startswith("[information]\n"):
         return _call(ADD_MEMORY, {"content": last.split("\n")[1]}, "store")
     if last.startswith(OFFICIAL_PREFIX):  # the official stage 1: every fact in one message, one Add each
-        facts = last.split("\n")[1:-1]
+        facts = last.removesuffix(OFFICIAL_SUFFIX).split("\n")[1:]  # the suffix is absent in the compact style
         return _calls([(ADD_MEMORY, {"content": fact}) for fact in facts], "store") if facts else DONE
     if last.startswith("[new message]\n"):
         entities = _ENTITY.findall(last.split("\n")[1])

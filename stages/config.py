@@ -22,3 +22,6 @@ class CurriculumConfig:
     tool_format: str = "agemem"
     # Render the tool schemas in the system turn (chat template `tools=`); false keeps prompts short.
     tools_in_prompt: bool = True
+    # full (the system prompt and each input's instruction line) or compact (a one-line system prompt and bare
+    # tagged inputs: short prompts for tiny models that learn the protocol from demonstrations).
+    prompt_style: str = "full"

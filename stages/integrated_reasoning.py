@@ -4,7 +4,7 @@ agent retrieves from LTM, manages its context and ends with <answer>."""
 from agemem.records import Trajectory
 from agemem.tools.executor import AgentState
 from data_gen.schema import Episode
-from stages.turn import TurnGen, TurnSettings, record_end, respond
+from stages.turn import TurnGen, TurnSettings, input_text, record_end, respond
 
 STAGE = 3
 QUESTION_INPUT = "[question]\n{question}\nUse your memory, then reply <answer>your answer</answer>."
@@ -12,7 +12,8 @@ QUESTION_INPUT = "[question]\n{question}\nUse your memory, then reply <answer>yo
 
 def integrated_reasoning(episode: Episode, state: AgentState, traj: Trajectory, settings: TurnSettings) -> TurnGen:
     """Run stage 3 on the context left by stage 2; sets `traj.answer` when the agent answers."""
-    state.stm.append({"role": "user", "content": QUESTION_INPUT.format(question=episode.question)})
+    question = input_text(QUESTION_INPUT, settings.prompt_style, question=episode.question)
+    state.stm.append({"role": "user", "content": question})
     end, answer = yield from respond(state, traj, STAGE, settings)
     traj.answer = answer
     record_end(traj, STAGE, [end])

@@ -10,7 +10,7 @@ from agemem.tools.actions import ToolCall
 from agemem.tools.executor import AgentState, execute_call
 from agemem.tools.schemas import RETRIEVE_MEMORY
 from data_gen.schema import Episode
-from stages.turn import TurnGen, TurnSettings, respond_to_inputs
+from stages.turn import TurnGen, TurnSettings, input_text, respond_to_inputs
 
 STAGE = 1
 VARIANTS = ("paper", "official")
@@ -19,12 +19,13 @@ OFFICIAL_INPUT = "Let's chat casually. Here is what happened:\n{content}\nStore 
                  "<answer>done</answer>."
 
 
-def stage1_inputs(episode: Episode, variant: str) -> list[str]:
+def stage1_inputs(episode: Episode, variant: str, style: str = "full") -> list[str]:
     """The user messages of stage 1. The query is never among them."""
     if variant == "paper":
-        return [PAPER_INPUT.format(content=c) for c in episode.contexts]
+        return [input_text(PAPER_INPUT, style, content=c) for c in episode.contexts]
     if variant == "official":
-        return [OFFICIAL_INPUT.format(content="\n".join(episode.contexts))] if episode.contexts else []
+        contents = "\n".join(episode.contexts)
+        return [input_text(OFFICIAL_INPUT, style, content=contents)] if episode.contexts else []
     raise ValueError(f"curriculum.stage1_variant={variant!r}: must be one of {list(VARIANTS)}")
 
 
@@ -39,5 +40,6 @@ def ltm_construction(
             state.stm.append({"role": "tool", "content": execute_call(ToolCall(RETRIEVE_MEMORY, query), state,
                                                                        lambda m: "").message})
 
-    yield from respond_to_inputs(state, traj, STAGE, settings, stage1_inputs(episode, variant), recall)
+    inputs = stage1_inputs(episode, variant, settings.prompt_style)
+    yield from respond_to_inputs(state, traj, STAGE, settings, inputs, recall)
     return None

@@ -5,7 +5,7 @@ Filter/Summary its context."""
 from agemem.records import Trajectory
 from agemem.tools.executor import AgentState
 from data_gen.schema import Episode
-from stages.turn import TurnGen, TurnSettings, respond_to_inputs
+from stages.turn import TurnGen, TurnSettings, input_text, respond_to_inputs
 
 STAGE = 2
 DISTRACTOR_INPUT = "[new message]\n{content}\nKeep your context useful, then reply <answer>done</answer>."
@@ -16,6 +16,6 @@ def stm_control(
 ) -> TurnGen:
     """Run stage 2: reset the context, then show up to `num_distractors` distractors, one per step."""
     state.stm.reset()
-    inputs = [DISTRACTOR_INPUT.format(content=d) for d in episode.distractors[:num_distractors]]
+    inputs = [input_text(DISTRACTOR_INPUT, settings.prompt_style, content=d) for d in episode.distractors[:num_distractors]]
     yield from respond_to_inputs(state, traj, STAGE, settings, inputs)
     return None

@@ -48,12 +48,25 @@ class TurnSettings:
     extractive: Any = None  # callable(messages) -> str, the offline summariser
     budget_threshold: int = 8192  # context tokens at which a stage stops early
     max_rounds: int = 5  # model calls allowed per input message
+    prompt_style: str = "full"  # full | compact (`input_text`)
     # Tokens of the prompt that context messages render to (the collector passes its renderer's exact count, tool
     # schemas and generation prompt included); None counts the context's messages only (`stm.token_count()`).
     count_context: Callable[[list[dict[str, Any]]], int] | None = None
 
 
 TurnGen = Generator[Request, Completion, Action]
+
+PROMPT_STYLES = ("full", "compact")
+
+
+def input_text(template: str, style: str, **fields: str) -> str:
+    """A stage's input message from its template. Templates end with an instruction line; the `compact` style
+    drops it (a model trained on demonstrations does not need it, and it is most of a tiny model's prompt)."""
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"curriculum.prompt_style={style!r}: must be one of {list(PROMPT_STYLES)}")
+    if style == "compact":
+        template = template.rsplit("\n", 1)[0]
+    return template.format(**fields)
 
 
 def agent_turn(state: AgentState, traj: Trajectory, stage: int, round_: int, settings: TurnSettings) -> TurnGen:

@@ -10,7 +10,7 @@ class TinyModelConfig:
     # Seed for the tokenizer corpus and the initial weights: same seed, same model.
     seed: int = 0
     # Target vocabulary size of the byte-level BPE (special tokens included).
-    vocab_size: int = 512
+    vocab_size: int = 1024
     # Width of the residual stream.
     hidden_size: int = 128
     # Width of the MLP.

@@ -33,7 +33,7 @@ SPECIAL_TOKENS = [
 ]
 CHAT_TEMPLATE = (Path(__file__).parent / "chat_template.jinja").read_text()
 # Bump when the corpus or the build changes, so that cached builds are not reused across incompatible versions.
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 
 _WORDS = (
     "the a an of in on at to from with by for and or is was are were has have had will be not no yes what who "
@@ -47,13 +47,61 @@ _WORDS = (
 ).split()
 
 
+def _turn(role: str, content: str) -> str:
+    return f"<|im_start|>{role}\n{content}<|im_end|>\n"
+
+
+def _tool_turn(content: str) -> str:
+    return _turn("user", f"<tool_response>\n{content}\n</tool_response>")
+
+
+def _call_turn(thought: str, name: str, arguments: dict[str, str]) -> str:
+    call = json.dumps([{"name": name, "arguments": arguments}])
+    return _turn("assistant", f"<think>{thought}</think><tool_call>{call}</tool_call>")
+
+
+def task_corpus(seed: int, n_episodes: int = 600) -> list[str]:
+    """Chat turns in the shape of synthetic-task trajectories (both prompt styles): the stage inputs, the tool
+    calls an agent makes on them and the tool results, so that the BPE learns the protocol's words as tokens
+    and a tiny model's sequences stay short."""
+    from agemem.rollout.collector import SYSTEM_PROMPTS
+    from data_gen.synthetic import DIFFICULTY, SyntheticSpec, synthetic_episode
+    from stages.integrated_reasoning import QUESTION_INPUT
+    from stages.ltm_construction import OFFICIAL_INPUT, PAPER_INPUT
+    from stages.stm_control import DISTRACTOR_INPUT
+    from stages.turn import PROMPT_STYLES, input_text
+
+    rng = random.Random(seed)
+    lines = [_turn("system", prompt) for prompt in SYSTEM_PROMPTS.values()]
+    for i in range(n_episodes):
+        spec = SyntheticSpec(difficulty=i % len(DIFFICULTY), id_range=(1000, 10000))
+        episode, style = synthetic_episode(i, seed, spec), PROMPT_STYLES[i % len(PROMPT_STYLES)]
+        lines.append(_turn("user", input_text(OFFICIAL_INPUT, style, content="\n".join(episode.contexts))))
+        for j, content in enumerate(episode.contexts):
+            lines += [_turn("user", input_text(PAPER_INPUT, style, content=content)),
+                      _call_turn("store", "Add_memory", {"content": content}),
+                      _tool_turn(f"[memory tool result]\nmemory_added:mem_{j + 1}"),
+                      _turn("assistant", "<answer>done</answer>")]
+        for content in episode.distractors:
+            lines += [_turn("user", input_text(DISTRACTOR_INPUT, style, content=content)),
+                      _call_turn("irrelevant", "Filter_context", {"criteria": content.split()[1]}),
+                      _tool_turn(f"[context tool result]\nremoved {rng.randint(0, 3)} messages")]
+        memories = "\n".join(f"- {c} (Memory ID: mem_{j + 1})" for j, c in enumerate(episode.contexts))
+        lines += [_turn("user", input_text(QUESTION_INPUT, style, question=episode.question)),
+                  _call_turn("recall", "Retrieve_memory", {"query": episode.question}),
+                  _tool_turn(f"[retrieved memories]\n{memories}"),
+                  _turn("assistant", f"<think>answer</think><answer>{episode.answers[0]}</answer>")]
+    return lines
+
+
 def tokenizer_corpus(seed: int, n_lines: int = 4000) -> list[str]:
-    """Generated training text for the BPE: tool calls, chat turns and fact-like sentences.
+    """Generated training text for the BPE: tool calls, chat turns, fact-like sentences and synthetic-task
+    trajectories (`task_corpus`).
 
     Deterministic in `seed`; every special token and tool name occurs many times.
     """
     rng = random.Random(seed)
-    lines = [json.dumps(schema) for schema in TOOL_SCHEMAS]
+    lines = [json.dumps(schema) for schema in TOOL_SCHEMAS] + task_corpus(seed)
     for _ in range(n_lines):
         words = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 12)))
         number = str(rng.randint(0, 99999))
@@ -123,8 +171,10 @@ def build_model(cfg: TinyModelConfig, tokenizer: PreTrainedTokenizerFast) -> Qwe
 
 
 def tiny_model_dir(cfg: TinyModelConfig, cache_root: Path) -> Path:
-    """Cache folder named by a hash of the architecture config, so a changed config builds a new model."""
-    key = json.dumps({**asdict(cfg), "build_version": BUILD_VERSION}, sort_keys=True)
+    """Cache folder named by a hash of the config and of the tokenizer corpus, so that a changed config or a
+    changed prompt template builds a new model instead of reusing a stale tokenizer."""
+    corpus = hashlib.sha256("".join(tokenizer_corpus(cfg.seed)).encode()).hexdigest()
+    key = json.dumps({**asdict(cfg), "build_version": BUILD_VERSION, "corpus": corpus}, sort_keys=True)
     return cache_root / f"tiny-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 

@@ -20,6 +20,7 @@ from agemem.rl.samples import (
     collate,
     count_trainable_steps,
     is_trainable,
+    merge_prefix_chains,
     pack_micro_batches,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "broadcast_to_steps",
     "build_step_samples",
     "collate",
+    "merge_prefix_chains",
     "count_trainable_steps",
     "group_index",
     "grouped_normalize",

@@ -10,7 +10,7 @@ input_ids[:, t + 1]`. So the trainer uses the model's logits unshifted:
     logprobs = token_logprobs(logits, batch["labels"], temperature)                                 # (B, T)
     loss, metrics = policy_loss(logprobs, batch["old_logprobs"], batch["advantages"], batch["loss_mask"])
 
-`loss_mask[b, t]` is 1 exactly when `labels[b, t]` is a generated (response) token of sample b — i.e. the mask
+`loss_mask[b, t]` is 1 exactly when `labels[b, t]` is a generated (trained) response token of sample b — i.e. the mask
 sits on label positions, one to the left of the response in `input_ids` — and 0 on prompt, padding and the
 last position. `old_logprobs[b, t]` is the rollout log-prob of `labels[b, t]` there, 0 elsewhere.
 """
@@ -36,6 +36,13 @@ class StepSample:
     group_index: int  # k among the K rollouts of that task
     stage: int  # 1, 2 or 3 (SPEC.md §3)
     ref_logprobs: list[float] | None = None  # reference-model log-prob of each response id, when KL is used
+    # 1 where a response id was generated (trained on), 0 where it is context between two merged model calls
+    # (`merge_prefix_chains`); None means every response id was generated.
+    response_mask: list[int] | None = None
+
+    def trained(self) -> list[int]:
+        """The response mask as a list (all ones for a single model call)."""
+        return self.response_mask if self.response_mask is not None else [1] * len(self.response_ids)
 
 
 def is_trainable(step: Step) -> bool:
@@ -88,6 +95,49 @@ def build_step_samples(
     return samples
 
 
+def merge_prefix_chains(samples: Sequence[StepSample]) -> list[StepSample]:
+    """Merge consecutive model calls of one trajectory whose prompt extends the previous call's prompt + response
+    into one sample: the tokens in between (tool results, the next input) become untrained response tokens.
+
+    A merged sample holds exactly the same trained tokens, at the same positions after the same context, with the
+    same old log-probs and advantage, so under causal attention every per-token log-prob — and therefore a
+    token-mean loss and its gradient — is unchanged, while the shared prefix is computed once instead of once per
+    call (stage 1's calls and the stage-2 → stage-3 hand-over share most of their context). Only a token-level
+    loss aggregation is unchanged by merging (the trainer checks `algorithm.loss_agg`). Order is kept.
+    """
+    merged: list[StepSample] = []
+    for sample in samples:
+        last = merged[-1] if merged else None
+        if last is not None and _extends(last, sample):
+            between = sample.prompt_ids[len(last.prompt_ids) + len(last.response_ids):]
+            merged[-1] = StepSample(
+                prompt_ids=last.prompt_ids,
+                response_ids=last.response_ids + between + sample.response_ids,
+                old_logprobs=last.old_logprobs + [0.0] * len(between) + sample.old_logprobs,
+                advantage=last.advantage,
+                episode_id=last.episode_id,
+                group_index=last.group_index,
+                stage=last.stage,
+                ref_logprobs=None if last.ref_logprobs is None or sample.ref_logprobs is None
+                else last.ref_logprobs + [0.0] * len(between) + sample.ref_logprobs,
+                response_mask=last.trained() + [0] * len(between) + sample.trained(),
+            )
+        else:
+            merged.append(sample)
+    return merged
+
+
+def _extends(previous: StepSample, sample: StepSample) -> bool:
+    """True when `sample` is the next call of `previous`'s trajectory and its prompt starts with all of it."""
+    if (sample.episode_id, sample.group_index) != (previous.episode_id, previous.group_index):
+        return False
+    if sample.advantage != previous.advantage or (sample.ref_logprobs is None) != (previous.ref_logprobs is None):
+        return False
+    head = len(previous.prompt_ids) + len(previous.response_ids)
+    return (len(sample.prompt_ids) >= head and sample.prompt_ids[: len(previous.prompt_ids)] == previous.prompt_ids
+            and sample.prompt_ids[len(previous.prompt_ids): head] == previous.response_ids)
+
+
 def collate(samples: Sequence[StepSample], pad_id: int) -> dict[str, Tensor]:
     """Right-padded batch of prompt + response, aligned as the module docstring states.
 
@@ -115,13 +165,14 @@ def collate(samples: Sequence[StepSample], pad_id: int) -> dict[str, Tensor]:
         batch["ref_logprobs"] = torch.zeros(shape, dtype=torch.float32)
     for b, s in enumerate(samples):
         p, r = len(s.prompt_ids), len(s.response_ids)
-        if p == 0 or r == 0 or len(s.old_logprobs) != r:
-            raise ValueError(f"sample {b}: needs a prompt, a response and one old log-prob per response id")
+        if p == 0 or r == 0 or len(s.old_logprobs) != r or len(s.trained()) != r:
+            raise ValueError(f"sample {b}: needs a prompt, a response, and one old log-prob and one mask value per "
+                             "response id")
         batch["input_ids"][b, : p + r] = torch.tensor(s.prompt_ids + s.response_ids, dtype=torch.long)
         batch["attention_mask"][b, : p + r] = 1
         batch["labels"][b, : p + r - 1] = batch["input_ids"][b, 1 : p + r]
         # the logit at position p − 1 (last prompt token) predicts the first response token
-        batch["loss_mask"][b, p - 1 : p + r - 1] = 1.0
+        batch["loss_mask"][b, p - 1 : p + r - 1] = torch.tensor(s.trained(), dtype=torch.float32)
         batch["old_logprobs"][b, p - 1 : p + r - 1] = torch.tensor(s.old_logprobs, dtype=torch.float32)
         if s.ref_logprobs is not None:
             if len(s.ref_logprobs) != r:

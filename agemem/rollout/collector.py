@@ -33,6 +33,9 @@ SYSTEM_PROMPT = (
     "Delete_memory(memory_id, confirmation), Retrieve_memory(query, top_k), Summary_context(span), "
     "Filter_context(criteria)."
 )
+# curriculum.prompt_style=compact: the protocol is learnt from demonstrations, not read from the prompt.
+COMPACT_SYSTEM_PROMPT = "You are a memory agent."
+SYSTEM_PROMPTS = {"full": SYSTEM_PROMPT, "compact": COMPACT_SYSTEM_PROMPT}
 
 
 @dataclass
@@ -42,7 +45,7 @@ class CollectSettings:
     curriculum: CurriculumConfig
     memory: MemoryConfig
     rollout: RolloutConfig
-    system_prompt: str = SYSTEM_PROMPT
+    system_prompt: str | None = None  # None: the one of curriculum.prompt_style (SYSTEM_PROMPTS)
 
 
 class PromptRenderer:
@@ -100,11 +103,15 @@ def collect(
         budget_threshold=int(settings.curriculum.early_stop_fraction * settings.curriculum.context_budget),
         max_rounds=settings.curriculum.max_rounds,
         count_context=lambda messages: len(renderer.prompt_ids(messages)),
+        prompt_style=settings.curriculum.prompt_style,
     )
+    system_prompt = settings.system_prompt
+    if system_prompt is None:
+        system_prompt = SYSTEM_PROMPTS.get(settings.curriculum.prompt_style, SYSTEM_PROMPT)
     runs: list[Generator[Request, Completion, Trajectory]] = []
     for episode in episodes:
         for k in range(group_size):
-            state = build_state(settings.memory, settings.system_prompt, renderer.count_message)
+            state = build_state(settings.memory, system_prompt, renderer.count_message)
             runs.append(run_trajectory(episode, k, state, settings.curriculum, turn))
     results: list[Trajectory | None] = [None] * len(runs)
     pending: dict[int, Request] = {}

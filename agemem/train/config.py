@@ -34,6 +34,9 @@ class AlgorithmConfig:
     old_logprobs: str = "engine"
     # Control experiment: permute rewards within each batch before computing advantages.
     shuffle_rewards: bool = False
+    # Train consecutive calls of a trajectory whose prompt extends the previous prompt + response as one sequence
+    # (the same tokens and gradient, the shared context computed once); needs loss_agg=token-mean.
+    merge_prefix_steps: bool = True
 
 
 @dataclass

@@ -24,7 +24,13 @@ from tqdm import tqdm
 from agemem.config import Config
 from agemem.models import load_model, load_tokenizer
 from agemem.rewards import build_judge, score_batch
-from agemem.rl import build_step_samples, count_trainable_steps, pack_micro_batches, stepwise_advantages
+from agemem.rl import (
+    build_step_samples,
+    count_trainable_steps,
+    merge_prefix_chains,
+    pack_micro_batches,
+    stepwise_advantages,
+)
 from agemem.rollout.collector import CollectSettings, collect
 from agemem.rollout.factory import build_engine
 from agemem.rollout.stats import rollout_metrics
@@ -60,6 +66,7 @@ def run_train(cfg: Config) -> None:
     if cfg.trainer.tasks_per_step % world:
         raise ValueError(f"trainer.tasks_per_step={cfg.trainer.tasks_per_step} must be a multiple of the "
                          f"{world} ranks (whole groups stay on one rank)")
+    check_merge(cfg)
     out = run_output_dir(cfg, rank)
     seed_everything(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
@@ -119,6 +126,8 @@ def run_train(cfg: Config) -> None:
             divide_by_length=cfg.algorithm.divide_by_length,
         )
         samples = build_step_samples(trajectories, advantages)
+        if cfg.algorithm.merge_prefix_steps:
+            samples = merge_prefix_chains(samples)
         # 4. Update: exactly one optimizer step for the batch.
         t0 = time.perf_counter()
         micro = pack_micro_batches([len(s.prompt_ids) + len(s.response_ids) for s in samples],
@@ -173,6 +182,13 @@ def run_train(cfg: Config) -> None:
         print(summary_table(history))
         print(f"outputs: {out.resolve()}  (metrics.jsonl, checkpoints/, hf_model/)")
     shutdown_distributed()
+
+
+def check_merge(cfg: Config) -> None:
+    """Merging calls into one sequence leaves only a token-level loss unchanged (agemem.rl.merge_prefix_chains)."""
+    if cfg.algorithm.merge_prefix_steps and cfg.algorithm.loss_agg != "token-mean":
+        raise ValueError(f"algorithm.merge_prefix_steps=true needs algorithm.loss_agg=token-mean (got "
+                         f"{cfg.algorithm.loss_agg!r}): set algorithm.merge_prefix_steps=false")
 
 
 def save_checkpoint(actor, root, step: int, rank: int, run_id: str, cfg: Config, n_train: int | None = None) -> None:

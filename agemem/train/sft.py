@@ -16,7 +16,7 @@ from tqdm import tqdm
 from agemem.config import Config
 from agemem.eval.success import greedy_success
 from agemem.models import load_model, load_tokenizer
-from agemem.rl import StepSample, build_step_samples, token_logprobs
+from agemem.rl import StepSample, build_step_samples, merge_prefix_chains, token_logprobs
 from agemem.rl.losses import aggregate
 from agemem.rollout.collector import CollectSettings, collect
 from agemem.rollout.factory import build_engine
@@ -58,6 +58,8 @@ def run_sft(cfg: Config) -> None:
     demos = collect(train_set[: cfg.sft.demo_tasks][rank::world], 1, ExpertEngine(tokenizer), settings, tokenizer)
     samples = build_step_samples(demos, [1.0] * len(demos))
     log.info("%d expert demonstrations (%d model calls) from %d tasks", len(demos), len(samples), len(demos))
+    if cfg.algorithm.merge_prefix_steps:  # the SFT loss is a token mean: merging leaves it unchanged
+        samples = merge_prefix_chains(samples)
     sft_cfg = replace(cfg, trainer=replace(cfg.trainer, lr=cfg.sft.lr, total_steps=cfg.sft.max_steps,
                                            warmup_steps=0, lr_schedule="constant"))
     actor = build_actor(load_model(cfg.model), sft_cfg)

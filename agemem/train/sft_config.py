@@ -9,7 +9,8 @@ class SFTConfig:
 
     # Training tasks whose expert trajectories make the demonstration set.
     demo_tasks: int = 512
-    # Demonstration steps (model calls) per optimizer step.
+    # Demonstration samples per optimizer step: one per model call, or per chain of calls merged into one sequence
+    # (algorithm.merge_prefix_steps).
     batch_size: int = 64
     # Learning rate (constant).
     lr: float = 3e-3

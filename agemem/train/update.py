@@ -34,7 +34,7 @@ def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
 @torch.no_grad()
 def recompute_logprobs(module, samples: list[StepSample], micro: list[list[int]], pad_id: int,
                        temperature: float, device: torch.device) -> list[list[float]]:
-    """Per-sample log-probs of the responses under `module` (old policy or reference), in sample order.
+    """Per-sample log-probs of the response ids under `module` (old policy or reference), in sample order.
 
     Every rank runs the same number of forward passes (a ZeRO-3 module gathers its parameters collectively);
     a rank with fewer micro-batches reruns its first one and discards the result.
@@ -47,7 +47,9 @@ def recompute_logprobs(module, samples: list[StepSample], micro: list[list[int]]
         if n >= len(micro):
             continue
         for row, i in enumerate(indices):
-            out[i] = logprobs[row][batch["loss_mask"][row].bool()].float().tolist()
+            p, r = len(samples[i].prompt_ids), len(samples[i].response_ids)
+            # one value per response id; 0 on the untrained context ids inside a merged sample
+            out[i] = (logprobs[row, p - 1 : p + r - 1] * batch["loss_mask"][row, p - 1 : p + r - 1]).tolist()
     return out
 
 

@@ -12,6 +12,7 @@ from agemem.rl import (
     build_step_samples,
     collate,
     count_trainable_steps,
+    merge_prefix_chains,
     pack_micro_batches,
     stepwise_advantages,
 )
@@ -132,3 +133,63 @@ def test_pack_micro_batches_fit_and_cover(seed):
     for b in batches:
         assert len(b) == 1 or max(lengths[i] for i in b) * len(b) <= budget
     assert batches == pack_micro_batches(list(lengths), budget)
+
+
+def _sample(prompt: list[int], response: list[int], episode: str = "ep", k: int = 0, adv: float = 1.0) -> StepSample:
+    return StepSample(prompt, response, [-0.1 * t for t in response], adv, episode, k, 1)
+
+
+def test_merge_prefix_chains_by_hand():
+    samples = [
+        _sample([1, 2], [3, 4]),
+        _sample([1, 2, 3, 4, 9, 9], [5]),  # extends the first: 9 9 is context between the calls
+        _sample([1, 2, 7], [8]),  # the context was cut (a filter): a new chain
+        _sample([1, 2, 7, 8], [6], k=1),  # same ids, another rollout: never merged across trajectories
+    ]
+    merged = merge_prefix_chains(samples)
+    assert [m.prompt_ids for m in merged] == [[1, 2], [1, 2, 7], [1, 2, 7, 8]]
+    first = merged[0]
+    assert first.response_ids == [3, 4, 9, 9, 5]
+    assert first.trained() == [1, 1, 0, 0, 1]
+    assert first.old_logprobs == pytest.approx([-0.3, -0.4, 0.0, 0.0, -0.5])
+    batch = collate(merged, pad_id=0)
+    assert batch["loss_mask"][0].tolist() == [0, 1, 1, 0, 0, 1, 0]  # on label positions of 3, 4 and 5 only
+    assert batch["loss_mask"].sum() == sum(len(s.response_ids) for s in samples)
+
+
+def test_merged_samples_give_the_same_loss_and_gradient(model, tokenizer):
+    """A token-mean loss over merged chains equals the loss over one sample per call, and so does its gradient."""
+    from dataclasses import replace as dc_replace
+
+    from agemem.memory.config import MemoryConfig
+    from agemem.rl import policy_loss, token_logprobs
+    from agemem.rollout.collector import CollectSettings, collect
+    from agemem.rollout.config import RolloutConfig
+    from data_gen.expert import ExpertEngine
+    from data_gen.synthetic import SyntheticSpec, synthetic_episodes
+    from stages.config import CurriculumConfig
+
+    settings = CollectSettings(CurriculumConfig(context_budget=2048, max_rounds=2, prompt_style="compact"),
+                               MemoryConfig(similarity="lexical", summarizer="extractive"), RolloutConfig())
+    demos = collect(synthetic_episodes(4, 0, SyntheticSpec(difficulty=0, num_distractors=1)), 1,
+                    ExpertEngine(tokenizer), settings, tokenizer)
+    samples = build_step_samples(demos, [0.5, -1.0, 2.0, -0.25])
+    rng = random.Random(0)
+    samples = [dc_replace(s, old_logprobs=[-rng.random() for _ in s.response_ids]) for s in samples]
+    merged = merge_prefix_chains(samples)
+    assert len(merged) < len(samples)
+
+    def loss_and_grads(batch_samples):
+        model.zero_grad()
+        batch = collate(batch_samples, tokenizer.pad_token_id)
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        loss, _ = policy_loss(token_logprobs(logits, batch["labels"]), batch["old_logprobs"],
+                              batch["advantages"], batch["loss_mask"], agg="token-mean")
+        loss.backward()
+        return loss.item(), [p.grad.clone() for p in model.parameters()]
+
+    loss_steps, grads_steps = loss_and_grads(samples)
+    loss_merged, grads_merged = loss_and_grads(merged)
+    assert loss_merged == pytest.approx(loss_steps, rel=1e-5)
+    for a, b in zip(grads_steps, grads_merged):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
