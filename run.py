@@ -22,6 +22,7 @@ TASKS = {
     "rollout": "agemem.rollout.cli:run_rollout",
     "train": "agemem.train.loop:run_train",
     "sft": "agemem.train.sft:run_sft",
+    "demo": "agemem.eval.demo:run_demo",
 }
 
 log = logging.getLogger("agemem")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
 
+from agemem.eval.demo_config import DemoConfig
 from agemem.memory.config import MemoryConfig
 from agemem.models.config import ModelConfig
 from agemem.rewards.config import JudgeConfig, RewardConfig
@@ -31,7 +32,7 @@ class SmokeConfig:
 class Config:
     """Everything a run reads. `python run.py --help` lists the groups and presets."""
 
-    # What to run: smoke | generate | rollout | train | sft | eval | report.
+    # What to run: smoke | generate | rollout | train | sft | demo.
     task: str = "smoke"
     # Global seed: python, numpy, torch, sampling.
     seed: int = 0
@@ -65,6 +66,8 @@ class Config:
     sft: SFTConfig = field(default_factory=SFTConfig)
     # Settings of task=smoke.
     smoke: SmokeConfig = field(default_factory=SmokeConfig)
+    # The CPU learning demo (task=demo, experiment=cpu_demo).
+    demo: DemoConfig = field(default_factory=DemoConfig)
 
 
 def register_configs() -> None:

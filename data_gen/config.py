@@ -38,6 +38,9 @@ class DataConfig:
     heldout: bool = False
     # Synthetic: the held-out entity ids; must not overlap entity_id_range.
     heldout_entity_id_range: list[int] = field(default_factory=lambda: [8000, 10000])
+    # Synthetic: > 0 holds out this fraction of entity_id_range's ids instead (picked by a hash: the same digits
+    # as training ids, never used in training); held-out tasks then draw only from those ids.
+    heldout_id_fraction: float = 0.0
     # Mem-alpha chunk streams: fewest tokens per chunk (fewer only where no cut of the messages allows it).
     chunk_min_tokens: int = 500
     # Mem-alpha chunk streams: most tokens per chunk.

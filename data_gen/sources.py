@@ -17,7 +17,8 @@ Source = Callable[[DataConfig, int], ConversionResult]
 
 
 def synthetic_spec(cfg: DataConfig) -> SyntheticSpec:
-    """The generator settings of `cfg`; the held-out id range replaces the default one when `cfg.heldout`."""
+    """The generator settings of `cfg`; the held-out id range replaces the default one when `cfg.heldout`, unless
+    ids are held out by hash within entity_id_range (`cfg.heldout_id_fraction` > 0)."""
     train, heldout = cfg.entity_id_range, cfg.heldout_entity_id_range
     for name, pair in (("entity_id_range", train), ("heldout_entity_id_range", heldout)):
         if len(pair) != 2 or pair[0] >= pair[1]:
@@ -25,9 +26,9 @@ def synthetic_spec(cfg: DataConfig) -> SyntheticSpec:
     if train[0] < heldout[1] and heldout[0] < train[1]:
         raise ValueError(f"data.heldout_entity_id_range={heldout} overlaps data.entity_id_range={train}: "
                          "held-out entities must never occur in training data")
-    low, high = heldout if cfg.heldout else train
+    low, high = heldout if cfg.heldout and not cfg.heldout_id_fraction else train
     return SyntheticSpec(difficulty=cfg.difficulty, num_facts=cfg.num_facts, num_distractors=cfg.num_distractors,
-                         id_range=(low, high), heldout=cfg.heldout)
+                         id_range=(low, high), heldout=cfg.heldout, heldout_id_fraction=cfg.heldout_id_fraction)
 
 
 def _synthetic(cfg: DataConfig, seed: int) -> ConversionResult:

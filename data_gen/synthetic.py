@@ -53,6 +53,9 @@ class SyntheticSpec:
     num_distractors: int = 3  # stage-2 messages
     id_range: tuple[int, int] = (1000, 8000)  # entity ids E<n> with low <= n < high
     heldout: bool = False  # marks ids and metadata of episodes drawn from a held-out id range
+    # > 0: this fraction of the ids in id_range (picked by a hash, so with the same digits as the rest) is held
+    # out; a held-out episode uses only those ids and any other episode never does.
+    heldout_id_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if self.difficulty not in DIFFICULTY:
@@ -62,21 +65,37 @@ class SyntheticSpec:
             raise ValueError(f"entity id range [{low}, {high}): needs at least 100 ids for distinct look-alikes")
         if self.num_facts < 0 or self.num_distractors < 0:
             raise ValueError("data.num_facts and data.num_distractors must be >= 0")
+        if not 0.0 <= self.heldout_id_fraction < 1.0:
+            raise ValueError(f"data.heldout_id_fraction={self.heldout_id_fraction}: must be in [0, 1)")
+        side = min(self.heldout_id_fraction, 1 - self.heldout_id_fraction)
+        if self.heldout_id_fraction and (high - low) * side < 100:
+            raise ValueError(f"data.heldout_id_fraction={self.heldout_id_fraction} leaves fewer than 100 ids on one "
+                             f"side of entity id range [{low}, {high})")
+
+
+def is_heldout_id(number: int, fraction: float) -> bool:
+    """Whether entity id `number` is held out when `fraction` of the ids are (a fixed multiplicative hash)."""
+    return (number * 2654435761) % 2**32 < fraction * 2**32
 
 
 class _Entities:
     """Distinct entity names for one episode: fresh ones and look-alikes of a given one."""
 
-    def __init__(self, rng: random.Random, id_range: tuple[int, int]):
-        self.rng, self.low, self.high = rng, id_range[0], id_range[1]
+    def __init__(self, rng: random.Random, spec: SyntheticSpec):
+        self.rng, (self.low, self.high) = rng, spec.id_range
+        self.fraction, self.heldout = spec.heldout_id_fraction, spec.heldout
         self.used: set[int] = set()
+
+    def allowed(self, number: int) -> bool:
+        """Unused, and on the episode's side of the held-out split (when ids are split by hash)."""
+        return number not in self.used and (not self.fraction or is_heldout_id(number, self.fraction) == self.heldout)
 
     def _take(self, number: int) -> str:
         self.used.add(number)
         return f"E{number}"
 
     def fresh(self) -> str:
-        while (number := self.rng.randrange(self.low, self.high)) in self.used:
+        while not self.allowed(number := self.rng.randrange(self.low, self.high)):
             pass
         return self._take(number)
 
@@ -91,7 +110,7 @@ class _Entities:
             else:
                 chars[i] = str(self.rng.randrange(10))
             number = int("".join(chars))
-            if chars[0] != "0" and self.low <= number < self.high and number not in self.used:
+            if chars[0] != "0" and self.low <= number < self.high and self.allowed(number):
                 return self._take(number)
         return self.fresh()  # a crowded neighbourhood: any unused id will do
 
@@ -145,7 +164,7 @@ def synthetic_episode(index: int, seed: int, spec: SyntheticSpec) -> Episode:
     """Episode number `index` of the stream defined by (`seed`, `spec`); a pure function of its arguments."""
     level, episode_id = DIFFICULTY[spec.difficulty], _episode_id(index, seed, spec)
     rng = random.Random(episode_id)  # str seeds hash with SHA-512: stable across processes and platforms
-    names = _Entities(rng, spec.id_range)
+    names = _Entities(rng, spec)
     attribute = rng.choice(sorted(ATTRIBUTES))
     multihop, change = rng.random() < level.multihop, _change(rng, level)
     contradiction = rng.random() < level.contradiction

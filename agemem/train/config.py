@@ -67,6 +67,11 @@ class TrainerConfig:
     eval_every: int = 0
     # Validation tasks (greedy, one rollout each).
     eval_tasks: int = 8
+    # Held-out tasks (synthetic data with data.heldout=true: entity ids never seen in training) whose greedy
+    # exact-match success is logged as eval/heldout_success at each validation; 0 skips them.
+    heldout_tasks: int = 0
+    # Also validate before the first step (step 0): the starting point of the curves.
+    eval_before_training: bool = False
     # Trade compute for memory in the actor's backward pass.
     gradient_checkpointing: bool = False
     # LoRA rank; 0 trains all weights (AgeMem official code: 32).

@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from agemem.config import Config
+from agemem.eval.success import greedy_success
 from agemem.models import load_model, load_tokenizer
 from agemem.rewards import build_judge, score_batch
 from agemem.rl import (
@@ -54,6 +55,8 @@ from agemem.train.setup import (
     training_episodes,
 )
 from agemem.train.update import recompute_logprobs, update_actor
+from data_gen.schema import Episode
+from data_gen.sources import build_episodes
 
 log = logging.getLogger("agemem")
 # Metrics that add up over ranks (the rest are averaged, or max/min for `*/max`, `*/min`).
@@ -71,6 +74,7 @@ def run_train(cfg: Config) -> None:
     seed_everything(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
     train_set, val_set = training_episodes(cfg)
+    heldout_set = heldout_episodes(cfg)
     episodes_by_id = {e.id: e for e in train_set + val_set}
     actor = build_actor(load_model(cfg.model), cfg)
     reference = load_model(cfg.model).to(actor.device).eval() if cfg.algorithm.kl_coef > 0 else None
@@ -100,6 +104,12 @@ def run_train(cfg: Config) -> None:
         truncate_after(logger.path, start_step)  # steps after the checkpoint are re-run and re-logged once
 
     history: list[dict[str, float]] = []
+    t_run = time.perf_counter()
+    if cfg.trainer.eval_every and cfg.trainer.eval_before_training and start_step == 0:
+        metrics = {**validate(cfg, engine, tokenizer, val_set, heldout_set, episodes_by_id, judge, rank, world),
+                   "timing_s/elapsed": time.perf_counter() - t_run}
+        logger.log(0, metrics)
+        history.append({"step": 0, **metrics})
     bar = tqdm(range(start_step, cfg.trainer.total_steps), desc="train", disable=rank != 0,
                initial=start_step, total=cfg.trainer.total_steps)
     for step in bar:
@@ -117,7 +127,7 @@ def run_train(cfg: Config) -> None:
         scored = score_batch(trajectories, episodes_by_id, cfg.reward, judge)
         rewards = torch.tensor([t.reward for t in trajectories], dtype=torch.float32)
         if cfg.algorithm.shuffle_rewards:  # the control: rewards detached from the behaviour that earned them
-            rewards = rewards[torch.randperm(len(rewards), generator=torch.Generator().manual_seed(step))]
+            rewards = shuffle_rewards(rewards, cfg.seed * 1_000_003 + step)
         # 3. Advantages, broadcast to every step of every stage; one sample per model call.
         group_ids = [f"{t.episode_id}#{i // cfg.rollout.group_size}" for i, t in enumerate(trajectories)]
         advantages = stepwise_advantages(
@@ -156,9 +166,10 @@ def run_train(cfg: Config) -> None:
         eval_metrics = {}
         t0 = time.perf_counter()
         if cfg.trainer.eval_every and (done % cfg.trainer.eval_every == 0 or done == cfg.trainer.total_steps):
-            eval_metrics = validate(cfg, engine, tokenizer, val_set, episodes_by_id, judge, rank, world)
+            eval_metrics = validate(cfg, engine, tokenizer, val_set, heldout_set, episodes_by_id, judge, rank, world)
         timing["timing_s/eval"] = time.perf_counter() - t0
         timing["timing_s/step"] = time.perf_counter() - t_step
+        timing["timing_s/elapsed"] = time.perf_counter() - t_run  # since this process started training
         # 7. Log: metrics of the whole batch (averaged over ranks; counts summed; min/max).
         local = {**actor_metrics, **scored.metrics, **rollout_metrics(trajectories), **timing,
                  "critic/score/mean": float(rewards.mean()), "critic/advantages/mean": float(advantages.mean()),
@@ -215,13 +226,40 @@ def save_checkpoint(actor, root, step: int, rank: int, run_id: str, cfg: Config,
     dist.barrier()
 
 
-def validate(cfg: Config, engine, tokenizer, val_set, episodes_by_id, judge, rank: int, world: int) -> dict:
-    """Greedy, one rollout per validation task; rank r takes tasks r, r+world, …"""
+def validate(cfg: Config, engine, tokenizer, val_set, heldout_set, episodes_by_id, judge, rank: int,
+             world: int) -> dict:
+    """Greedy, one rollout per validation task (and held-out task); rank r takes tasks r, r+world, …"""
     tasks = val_set[: cfg.trainer.eval_tasks][rank::world]
     settings = CollectSettings(cfg.curriculum, cfg.memory, replace(cfg.rollout, temperature=0.0))
     trajectories = collect(tasks, 1, engine, settings, tokenizer, seed=cfg.seed) if tasks else []
     scored = score_batch(trajectories, episodes_by_id, cfg.reward, judge) if tasks else []
+    heldout = heldout_set[rank::world]
+    success, _ = greedy_success(heldout, engine, settings, tokenizer)
     n = float(len(trajectories))
-    sums = all_reduce_sum([n, sum(b.total for b in scored), sum(b.task for b in scored)])
-    return {"eval/score": sums[1] / max(sums[0], 1.0), "eval/task": sums[2] / max(sums[0], 1.0),
-            "eval/tasks": sums[0]}
+    sums = all_reduce_sum([n, sum(b.total for b in scored), sum(b.task for b in scored), float(len(heldout)),
+                           success * len(heldout)])
+    metrics = {"eval/score": sums[1] / max(sums[0], 1.0), "eval/task": sums[2] / max(sums[0], 1.0),
+               "eval/tasks": sums[0]}
+    if heldout_set:
+        metrics["eval/heldout_success"] = sums[4] / max(sums[3], 1.0)
+    return metrics
+
+
+def heldout_episodes(cfg: Config) -> list[Episode]:
+    """`trainer.heldout_tasks` synthetic tasks drawn from the held-out entity-id range (never seen in training)."""
+    if not cfg.trainer.heldout_tasks:
+        return []
+    if cfg.data.source != "synthetic":
+        raise ValueError(f"trainer.heldout_tasks={cfg.trainer.heldout_tasks} needs data.source=synthetic (held-out "
+                         f"entity ids); got data.source={cfg.data.source!r}")
+    data = replace(cfg.data, heldout=True, size=cfg.trainer.heldout_tasks)
+    return build_episodes(data, cfg.seed).episodes
+
+
+def shuffle_rewards(rewards: torch.Tensor, seed: int) -> torch.Tensor:
+    """The shuffled-reward control: the batch's rewards in a seeded random order, so that a trajectory's reward
+    no longer depends on what it did (on several ranks each rank permutes its own share of the batch).
+
+    Shape: rewards (N,) → (N,).
+    """
+    return rewards[torch.randperm(len(rewards), generator=torch.Generator().manual_seed(seed))]

@@ -134,7 +134,8 @@ def summary_table(history: list[dict[str, float]]) -> str:
     columns = [("step", "step", "{:.0f}"), ("score", "critic/score/mean", "{:.3f}"),
                ("task", "reward/task/mean", "{:.3f}"), ("pg_loss", "actor/pg_loss", "{:.4f}"),
                ("grad_norm", "actor/grad_norm", "{:.3f}"), ("turns", "num_turns/mean", "{:.1f}"),
-               ("eval", "eval/score", "{:.3f}"), ("step_s", "timing_s/step", "{:.1f}")]
+               ("eval", "eval/score", "{:.3f}"),
+               ("heldout", "eval/heldout_success", "{:.3f}"), ("step_s", "timing_s/step", "{:.1f}")]
     rows = [[name for name, _, _ in columns]]
     for record in history:
         rows.append([fmt.format(record[key]) if key in record else "-" for _, key, fmt in columns])

@@ -9,6 +9,7 @@ the trainer's format and as a transformers folder (`hf_model/`) that `model.path
 import logging
 import random
 import time
+from collections import deque
 from dataclasses import replace
 
 from tqdm import tqdm
@@ -68,12 +69,15 @@ def run_sft(cfg: Config) -> None:
     rng = random.Random(cfg.seed * 7919 + rank)
     val = val_set[: cfg.sft.eval_tasks]
     start, step, success = time.perf_counter(), 0, 0.0
+    recent: deque[float] = deque(maxlen=cfg.sft.eval_every)  # the last eval_every training losses
     bar = tqdm(range(1, cfg.sft.max_steps + 1), desc="sft", disable=rank != 0)
     for step in bar:
         batch = [samples[rng.randrange(len(samples))] for _ in range(cfg.sft.batch_size // world)]
         loss = sft_update(actor, batch, cfg.trainer.micro_batch_tokens, tokenizer.pad_token_id, world)
         metrics = {"sft/loss": all_reduce_sum([loss])[0] / world, "timing_s/elapsed": time.perf_counter() - start}
-        if step % cfg.sft.eval_every == 0 or step == cfg.sft.max_steps:
+        recent.append(metrics["sft/loss"])
+        ready = not cfg.sft.eval_below_loss or sum(recent) / len(recent) < cfg.sft.eval_below_loss
+        if (step % cfg.sft.eval_every == 0 and ready) or step == cfg.sft.max_steps:
             engine.load_weights(full_state_dict(actor, cfg.trainer.lora_rank > 0).items())
             success, _ = greedy_success(val[rank::world], engine, settings, tokenizer)
             metrics["eval/success"] = success = all_reduce_sum([success])[0] / world

@@ -20,5 +20,8 @@ class SFTConfig:
     eval_every: int = 25
     # Validation tasks.
     eval_tasks: int = 64
+    # Skip validation while the training loss (mean of the last eval_every steps) is above this: before copying
+    # "clicks" success is 0 and validating only costs time; 0 always validates.
+    eval_below_loss: float = 0.0
     # Stop once validation success reaches this (the step SFT "clicks" varies by seed: stop on success).
     success_threshold: float = 0.5

@@ -16,6 +16,7 @@ from data_gen.synthetic import (
     DELETED_ANSWERS,
     DIFFICULTY,
     SyntheticSpec,
+    is_heldout_id,
     synthetic_episode,
     synthetic_episodes,
 )
@@ -114,7 +115,24 @@ def test_heldout_entities_never_occur_in_the_training_range():
     assert synthetic_episode(0, 0, heldout).id.endswith("-heldout-000000")
 
 
+def _entity_ids(episodes) -> set[int]:
+    return {int(e[1:]) for ep in episodes for e in re.findall(r"E\d+", json.dumps(ep.to_dict()))}
+
+
+def test_ids_held_out_by_hash_are_disjoint_from_training_and_have_the_same_digits():
+    train = _entity_ids(synthetic_episodes(300, 0, synthetic_spec(DataConfig(heldout_id_fraction=0.1))))
+    heldout = _entity_ids(synthetic_episodes(300, 0, synthetic_spec(DataConfig(heldout=True, heldout_id_fraction=0.1))))
+    assert not any(is_heldout_id(n, 0.1) for n in train)
+    assert all(is_heldout_id(n, 0.1) for n in heldout)
+    assert {str(n)[0] for n in heldout} == {str(n)[0] for n in train} == set("1234567")  # the same leading digits
+    assert len(heldout) > 500 and not train & heldout
+    share = sum(is_heldout_id(n, 0.1) for n in range(1000, 8000)) / 7000
+    assert 0.09 < share < 0.11
+
+
 def test_bad_settings_are_errors_naming_the_key():
+    with pytest.raises(ValueError, match="data.heldout_id_fraction=1.5"):
+        SyntheticSpec(heldout_id_fraction=1.5)
     with pytest.raises(ValueError, match="overlaps"):
         synthetic_spec(DataConfig(entity_id_range=[1000, 9000]))
     with pytest.raises(ValueError, match="data.entity_id_range"):

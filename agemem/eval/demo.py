@@ -1,0 +1,174 @@
+"""`task=demo` (`python run.py experiment=cpu_demo`): a CPU run that visibly learns.
+
+Phases, each its own `python run.py` process with the caller's overrides (one DeepSpeed start-up each; a failed
+phase stops the demo and names its folder):
+
+    sft                 imitate the scripted expert until greedy validation success reaches sft.success_threshold
+    rl_seed<s>          step-wise GRPO from the SFT model, one run per demo.rl_seeds, held-out success every
+                        trainer.eval_every steps (step 0 included: the SFT model's held-out success)
+    control_seed<s>     the first seed's run with algorithm.shuffle_rewards=true (demo.shuffle_rewards)
+
+Then a table, `demo_summary.json` and `demo_curves.png` (held-out success against wall time, and per RL step).
+"""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agemem import PROJECT_ROOT
+from agemem.config import Config
+from agemem.runtime import output_dir
+from agemem.train.logger import read_metrics
+
+log = logging.getLogger("agemem")
+HELDOUT = "eval/heldout_success"
+
+
+@dataclass
+class Phase:
+    """One child run of the demo and when it ran (seconds since the demo started)."""
+
+    name: str
+    overrides: list[str]
+    seed: int | None = None
+    start_s: float = 0.0
+    end_s: float = 0.0
+    records: list[dict[str, Any]] = field(default_factory=list)  # its metrics.jsonl
+
+    def curve(self, key: str) -> list[tuple[int, float, float]]:
+        """(step, demo wall time in s, value) of every record that has `key`."""
+        return [(int(r["step"]), self.start_s + float(r.get("timing_s/elapsed", 0.0)), float(r[key]))
+                for r in self.records if key in r]
+
+
+def caller_overrides() -> list[str]:
+    """The overrides this demo was started with (`experiment=cpu_demo …`), passed on to every phase."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def plan_phases(cfg: Config, out: Path) -> list[Phase]:
+    """The demo's child runs, in order."""
+    if not cfg.demo.rl_seeds:
+        raise ValueError("demo.rl_seeds is empty: the demo needs at least one RL seed")
+    if not cfg.trainer.heldout_tasks or not cfg.trainer.eval_every:
+        raise ValueError("task=demo needs trainer.heldout_tasks > 0 and trainer.eval_every > 0 (the held-out curve)")
+    sft_model = out / "sft" / "hf_model"
+    rl = ["task=train", f"model.path={sft_model}", "trainer.eval_before_training=true"]
+    phases = [Phase("sft", ["task=sft"])]
+    phases += [Phase(f"rl_seed{seed}", [*rl, f"seed={seed}"], seed) for seed in cfg.demo.rl_seeds]
+    if cfg.demo.shuffle_rewards:
+        seed = cfg.demo.rl_seeds[0]
+        phases.append(Phase(f"control_seed{seed}", [*rl, f"seed={seed}", "algorithm.shuffle_rewards=true"], seed))
+    return phases
+
+
+def run_phase(phase: Phase, base_overrides: list[str], out: Path, t0: float, reuse: bool) -> None:
+    """Run one phase as `python run.py <caller overrides> <phase overrides> out=<out>/<name>`."""
+    folder = out / phase.name
+    if reuse and (folder / "hf_model" / "config.json").is_file() and (folder / "metrics.jsonl").is_file():
+        log.info("demo: reusing the finished %s phase in %s", phase.name, folder)
+    else:
+        command = [sys.executable, str(PROJECT_ROOT / "run.py"), *base_overrides, *phase.overrides,
+                   f"out={folder}", f"hydra.run.dir={folder}", "resume=never"]
+        print(f"\n=== demo phase {phase.name}: {' '.join(command[2:])}", flush=True)
+        phase.start_s = time.perf_counter() - t0
+        result = subprocess.run(command, cwd=PROJECT_ROOT, env=os.environ.copy(), check=False)
+        phase.end_s = time.perf_counter() - t0
+        if result.returncode != 0:
+            raise RuntimeError(f"demo phase {phase.name} failed (exit {result.returncode}); its outputs and "
+                               f".hydra/ are in {folder}")
+    phase.records = read_metrics(folder / "metrics.jsonl")
+
+
+def summarize(phases: list[Phase], heldout_episodes: int, wall_s: float) -> dict[str, Any]:
+    """`demo_summary.json`: held-out success of the SFT model, of each RL seed (with its curve) and of the control."""
+    rl = [p for p in phases if p.name.startswith("rl_seed")]
+    control = next((p for p in phases if p.name.startswith("control_seed")), None)
+    for phase in rl + ([control] if control else []):
+        if not phase.curve(HELDOUT):
+            raise RuntimeError(f"demo phase {phase.name} logged no {HELDOUT} (its metrics.jsonl is empty?)")
+    start = rl[0].curve(HELDOUT)[0]
+    if start[0] != 0:
+        raise RuntimeError(f"demo phase {rl[0].name}: no step-0 held-out evaluation (trainer.eval_before_training)")
+    return {
+        "sft_heldout_success": start[2],
+        "rl": [{"seed": p.seed, "heldout_success": p.curve(HELDOUT)[-1][2],
+                "curve": [[step, value] for step, _, value in p.curve(HELDOUT)]} for p in rl],
+        "control": {"heldout_success": control.curve(HELDOUT)[-1][2]} if control else None,
+        "heldout_episodes": heldout_episodes,
+        "wall_s": wall_s,
+    }
+
+
+def summary_table(summary: dict[str, Any], phases: list[Phase]) -> str:
+    """Held-out success per run: start (the SFT model), end, change, and the phase's wall time."""
+    seconds = {p.name: p.end_s - p.start_s for p in phases}
+    base = summary["sft_heldout_success"]
+    rows = [("run", "held-out start", "held-out end", "change", "wall s"),
+            ("sft", "-", f"{base:.3f}", "-", f"{seconds.get('sft', 0.0):.0f}")]
+    for entry in summary["rl"]:
+        name = f"rl_seed{entry['seed']}"
+        rows.append((name, f"{base:.3f}", f"{entry['heldout_success']:.3f}",
+                     f"{100 * (entry['heldout_success'] - base):+.1f} pt", f"{seconds.get(name, 0.0):.0f}"))
+    if summary["control"] is not None:
+        name = next(p.name for p in phases if p.name.startswith("control_seed"))
+        end = summary["control"]["heldout_success"]
+        rows.append((f"{name} (shuffled)", f"{base:.3f}", f"{end:.3f}", f"{100 * (end - base):+.1f} pt",
+                     f"{seconds.get(name, 0.0):.0f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in rows]
+    footer = f"{summary['heldout_episodes']} held-out episodes (greedy), total wall time {summary['wall_s']:.0f} s"
+    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:], footer])
+
+
+def plot_curves(phases: list[Phase], summary: dict[str, Any], path: Path) -> None:
+    """Left: success against demo wall time (SFT validation, then held-out per RL run; phases shaded).
+    Right: held-out success against RL step, every seed and the control over the SFT level."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (wall, steps) = plt.subplots(1, 2, figsize=(12, 4.5))
+    sft = next(p for p in phases if p.name == "sft")
+    wall.axvspan(sft.start_s / 60, sft.end_s / 60, color="0.9", label="SFT phase")
+    sft_curve = sft.curve("eval/success")
+    wall.plot([t / 60 for _, t, _ in sft_curve], [v for _, _, v in sft_curve], "k--", marker=".",
+              label="SFT (validation success)")
+    for phase in phases[1:]:
+        curve = phase.curve(HELDOUT)
+        style = ":" if phase.name.startswith("control") else "-"
+        for axis, xs in ((wall, [t / 60 for _, t, _ in curve]), (steps, [s for s, _, _ in curve])):
+            axis.plot(xs, [v for _, _, v in curve], style, marker="o", label=phase.name)
+    steps.axhline(summary["sft_heldout_success"], color="k", linestyle="--", label="SFT model")
+    wall.set(xlabel="demo wall time (min)", ylabel="success", title="Success against wall time", ylim=(0, 1))
+    steps.set(xlabel="RL step", ylabel="held-out success", title="Held-out success per RL step", ylim=(0, 1))
+    for axis in (wall, steps):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run_demo(cfg: Config) -> None:
+    out = output_dir(cfg.out)
+    base = caller_overrides()
+    phases = plan_phases(cfg, out)
+    t0 = time.perf_counter()
+    for phase in phases:
+        run_phase(phase, base, out, t0, reuse=cfg.demo.reuse_sft and phase.name == "sft")
+    summary = summarize(phases, cfg.trainer.heldout_tasks, time.perf_counter() - t0)
+    (out / "demo_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot_curves(phases, summary, out / "demo_curves.png")
+    print("\n" + summary_table(summary, phases))
+    print(f"outputs: {out.resolve()}  (demo_summary.json, demo_curves.png, one folder per phase)")

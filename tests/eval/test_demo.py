@@ -1,0 +1,90 @@
+"""The CPU demo's orchestration and report: phases, summary shape, table, plot; and a shortened demo end to end."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from agemem import PROJECT_ROOT
+from agemem.config import Config
+from agemem.eval.demo import Phase, plan_phases, plot_curves, summarize, summary_table
+from agemem.eval.demo_config import DemoConfig
+from agemem.train.config import TrainerConfig
+
+
+def _phases() -> list[Phase]:
+    sft = Phase("sft", [], None, 0.0, 100.0, [{"step": s, "eval/success": v, "timing_s/elapsed": 20.0 * s / 20}
+                                              for s, v in ((20, 0.1), (40, 0.5))])
+    def rl(name, seed, start, values):
+        return Phase(name, [], seed, start, start + 60.0,
+                     [{"step": s, "eval/heldout_success": v, "timing_s/elapsed": 2.0 * s + 1}
+                      for s, v in zip((0, 10, 20), values)])
+    return [sft, rl("rl_seed1", 1, 100.0, (0.4, 0.5, 0.6)), rl("rl_seed2", 2, 160.0, (0.4, 0.45, 0.55)),
+            rl("control_seed1", 1, 220.0, (0.4, 0.3, 0.2))]
+
+
+def test_the_summary_has_the_specified_shape():
+    summary = summarize(_phases(), heldout_episodes=200, wall_s=300.0)
+    assert summary == {
+        "sft_heldout_success": 0.4,
+        "rl": [{"seed": 1, "heldout_success": 0.6, "curve": [[0, 0.4], [10, 0.5], [20, 0.6]]},
+               {"seed": 2, "heldout_success": 0.55, "curve": [[0, 0.4], [10, 0.45], [20, 0.55]]}],
+        "control": {"heldout_success": 0.2},
+        "heldout_episodes": 200,
+        "wall_s": 300.0,
+    }
+    json.dumps(summary)  # JSON-ready
+    without_control = summarize(_phases()[:-1], 200, 1.0)
+    assert without_control["control"] is None
+
+
+def test_the_table_and_the_plot(tmp_path):
+    phases = _phases()
+    summary = summarize(phases, 200, 300.0)
+    table = summary_table(summary, phases)
+    assert "rl_seed1" in table and "+20.0 pt" in table and "control_seed1 (shuffled)" in table
+    assert "-20.0 pt" in table and "200 held-out episodes" in table
+    plot_curves(phases, summary, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_run_without_a_step_0_evaluation_is_an_error():
+    phases = _phases()
+    phases[1].records = phases[1].records[1:]
+    with pytest.raises(RuntimeError, match="step-0"):
+        summarize(phases, 200, 1.0)
+
+
+def test_phases_follow_the_seeds_and_the_control_switch(tmp_path):
+    cfg = Config(trainer=TrainerConfig(heldout_tasks=10, eval_every=5), demo=DemoConfig(rl_seeds=[4, 5]))
+    names = [p.name for p in plan_phases(cfg, tmp_path)]
+    assert names == ["sft", "rl_seed4", "rl_seed5", "control_seed4"]
+    control = plan_phases(cfg, tmp_path)[-1].overrides
+    assert "algorithm.shuffle_rewards=true" in control and f"model.path={tmp_path}/sft/hf_model" in control
+    cfg.demo.shuffle_rewards = False
+    assert [p.name for p in plan_phases(cfg, tmp_path)] == ["sft", "rl_seed4", "rl_seed5"]
+    cfg.demo.rl_seeds = []
+    with pytest.raises(ValueError, match="demo.rl_seeds"):
+        plan_phases(cfg, tmp_path)
+    with pytest.raises(ValueError, match="trainer.heldout_tasks"):
+        plan_phases(Config(), tmp_path)
+
+
+@pytest.mark.slow
+def test_a_shortened_demo_runs_every_phase_and_writes_its_report(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
+    cmd = [sys.executable, "run.py", "experiment=cpu_demo", f"out={tmp_path}", f"hydra.run.dir={tmp_path}/hydra",
+           "demo.rl_seeds=[1]", "data.size=40", "sft.demo_tasks=8", "sft.batch_size=8", "sft.max_steps=2",
+           "sft.eval_every=2", "sft.eval_tasks=2", "trainer.total_steps=2", "trainer.tasks_per_step=2",
+           "trainer.eval_every=2", "trainer.heldout_tasks=4", "rollout.group_size=2", "rollout.max_new_tokens=8"]
+    result = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    summary = json.loads((tmp_path / "demo_summary.json").read_text())
+    assert [entry["seed"] for entry in summary["rl"]] == [1]
+    assert [step for step, _ in summary["rl"][0]["curve"]] == [0, 2]
+    assert summary["control"] is not None and summary["heldout_episodes"] == 4 and summary["wall_s"] > 0
+    assert (tmp_path / "demo_curves.png").is_file()
+    assert {p.name for p in tmp_path.iterdir()} >= {"sft", "rl_seed1", "control_seed1"}
+    assert "held-out start" in result.stdout and "outputs:" in result.stdout
