@@ -9,13 +9,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("WANDB_MODE", "disabled")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
-from agemem import PROJECT_ROOT  # noqa: E402
-from agemem.models import ModelConfig, load_model, load_tokenizer  # noqa: E402
+from agemem import PROJECT_ROOT
+from agemem.models import ModelConfig, load_model, load_tokenizer
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"

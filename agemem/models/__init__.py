@@ -14,7 +14,8 @@ _EXPORTS = {
     "load_tokenizer": "agemem.models.loading",
     "resolve_model_dir": "agemem.models.loading",
 }
-__all__ = sorted(_EXPORTS)
+# The names of _EXPORTS, spelled out for static tools.
+__all__ = ["ModelConfig", "ModelPathError", "TinyModelConfig", "load_model", "load_tokenizer", "resolve_model_dir"]
 
 
 def __getattr__(name: str) -> Any:

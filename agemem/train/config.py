@@ -70,6 +70,9 @@ class TrainerConfig:
     # Held-out tasks (synthetic data with data.heldout=true: entity ids never seen in training) whose greedy
     # exact-match success is logged as eval/heldout_success at each validation; 0 skips them.
     heldout_tasks: int = 0
+    # Seed of the held-out task set, fixed across runs: every run of a comparison (each RL seed, the control, the
+    # SFT model) is scored on the same tasks.
+    heldout_seed: int = 0
     # Also validate before the first step (step 0): the starting point of the curves.
     eval_before_training: bool = False
     # Trade compute for memory in the actor's backward pass.

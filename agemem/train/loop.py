@@ -253,7 +253,7 @@ def heldout_episodes(cfg: Config) -> list[Episode]:
         raise ValueError(f"trainer.heldout_tasks={cfg.trainer.heldout_tasks} needs data.source=synthetic (held-out "
                          f"entity ids); got data.source={cfg.data.source!r}")
     data = replace(cfg.data, heldout=True, size=cfg.trainer.heldout_tasks)
-    return build_episodes(data, cfg.seed).episodes
+    return build_episodes(data, cfg.trainer.heldout_seed).episodes
 
 
 def shuffle_rewards(rewards: torch.Tensor, seed: int) -> torch.Tensor:
