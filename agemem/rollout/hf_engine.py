@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
+from agemem.rollout.attention import use_grouped_attention
 from agemem.rollout.engine import FINISH_LENGTH, FINISH_STOP, Generation, SamplingParams, sample_next_token
 
 DECODERS = ("loop", "generate")
@@ -28,6 +29,10 @@ def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch
     return ids, mask
 
 
+# Plain softmax attention (no soft-capping, no attention sinks): safe to serve with `grouped_attention`.
+GROUPED_ATTENTION_MODELS = ("llama", "mistral", "qwen2", "qwen3")
+
+
 class HFEngine:
     """Generation with a transformers model held in this process (the default on CPU)."""
 
@@ -35,6 +40,8 @@ class HFEngine:
         if decoder not in DECODERS:
             raise ValueError(f"rollout.hf_decoder={decoder!r}: must be one of {list(DECODERS)}")
         self.model = model.eval()
+        if model.device.type == "cpu" and model.config.model_type in GROUPED_ATTENTION_MODELS:
+            use_grouped_attention(model)  # 2× faster decoding on CPU (agemem.rollout.attention)
         self.pad_token_id = pad_token_id
         self.decoder = decoder
         self.max_batch_size = max_batch_size
