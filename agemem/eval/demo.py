@@ -8,12 +8,14 @@ phase stops the demo and names its folder):
                         trainer.eval_every steps (step 0 included: the SFT model's held-out success)
     control_seed<s>     the first seed's run with algorithm.shuffle_rewards=true (demo.shuffle_rewards)
 
+With demo.parallel_runs=N the RL phases run N at a time (each with 1/N of the threads, output in <phase>/run.log).
 Then a table, `demo_summary.json` and `demo_curves.png` (held-out success against wall time, and per RL step).
 """
 
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -40,6 +42,7 @@ class Phase:
     start_s: float = 0.0
     end_s: float = 0.0
     records: list[dict[str, Any]] = field(default_factory=list)  # its metrics.jsonl
+    reuse: bool = False  # an SFT phase already finished in its folder is read, not run again
 
     def curve(self, key: str) -> list[tuple[int, float, float]]:
         """(step, demo wall time in s, value) of every record that has `key`."""
@@ -62,7 +65,9 @@ def plan_phases(cfg: Config, out: Path) -> list[Phase]:
         raise ValueError("task=demo needs trainer.heldout_tasks > 0 and trainer.eval_every > 0 (the held-out curve)")
     sft_model = out / "sft" / "hf_model"
     rl = ["task=train", f"model.path={sft_model}", "trainer.eval_before_training=true"]
-    phases = [Phase("sft", ["task=sft"])]
+    if cfg.demo.parallel_runs < 1:
+        raise ValueError(f"demo.parallel_runs={cfg.demo.parallel_runs}: must be >= 1")
+    phases = [Phase("sft", ["task=sft"], reuse=cfg.demo.reuse_sft)]
     phases += [Phase(f"rl_seed{seed}", [*rl, f"seed={seed}"], seed) for seed in cfg.demo.rl_seeds]
     if cfg.demo.shuffle_rewards:
         seed = cfg.demo.rl_seeds[0]
@@ -70,22 +75,47 @@ def plan_phases(cfg: Config, out: Path) -> list[Phase]:
     return phases
 
 
-def run_phase(phase: Phase, base_overrides: list[str], out: Path, t0: float, reuse: bool) -> None:
-    """Run one phase as `python run.py <caller overrides> <phase overrides> out=<out>/<name>`."""
+def start_phase(phase: Phase, base_overrides: list[str], out: Path, t0: float, threads: int | None,
+                quiet: bool) -> subprocess.Popen | None:
+    """Launch one phase as `python run.py <caller overrides> <phase overrides> out=<out>/<name>`; None when a
+    finished phase is reused. `threads` sets the child's OMP_NUM_THREADS; `quiet` sends its output to run.log."""
     folder = out / phase.name
-    if reuse and (folder / "hf_model" / "config.json").is_file() and (folder / "metrics.jsonl").is_file():
+    if phase.name == "sft" and phase.reuse and (folder / "hf_model" / "config.json").is_file():
         log.info("demo: reusing the finished %s phase in %s", phase.name, folder)
-    else:
-        command = [sys.executable, str(PROJECT_ROOT / "run.py"), *base_overrides, *phase.overrides,
-                   f"out={folder}", f"hydra.run.dir={folder}", "resume=never"]
-        print(f"\n=== demo phase {phase.name}: {' '.join(command[2:])}", flush=True)
-        phase.start_s = time.perf_counter() - t0
-        result = subprocess.run(command, cwd=PROJECT_ROOT, env=os.environ.copy(), check=False)
+        return None
+    command = [sys.executable, str(PROJECT_ROOT / "run.py"), *base_overrides, *phase.overrides,
+               f"out={folder}", f"hydra.run.dir={folder}", "resume=never"]
+    print(f"\n=== demo phase {phase.name}: {' '.join(command[2:])}", flush=True)
+    env = os.environ.copy()
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
+        env["MASTER_PORT"] = str(free_port())  # concurrent children must not share a rendezvous port
+    folder.mkdir(parents=True, exist_ok=True)
+    output = (folder / "run.log").open("w") if quiet else None
+    phase.start_s = time.perf_counter() - t0
+    errors = subprocess.STDOUT if quiet else None
+    return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=errors)
+
+
+def finish_phase(phase: Phase, process: subprocess.Popen | None, out: Path, t0: float) -> None:
+    """Wait for a phase, then read its metrics; a failed phase is an error naming its folder."""
+    folder = out / phase.name
+    if process is not None:
+        code = process.wait()
         phase.end_s = time.perf_counter() - t0
-        if result.returncode != 0:
-            raise RuntimeError(f"demo phase {phase.name} failed (exit {result.returncode}); its outputs and "
-                               f".hydra/ are in {folder}")
+        if process.stdout is not None:
+            process.stdout.close()
+        if code != 0:
+            raise RuntimeError(f"demo phase {phase.name} failed (exit {code}); its outputs, run.log and .hydra/ "
+                               f"are in {folder}")
+        print(f"=== demo phase {phase.name} finished in {phase.end_s - phase.start_s:.0f} s", flush=True)
     phase.records = read_metrics(folder / "metrics.jsonl")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def summarize(phases: list[Phase], heldout_episodes: int, wall_s: float) -> dict[str, Any]:
@@ -165,8 +195,21 @@ def run_demo(cfg: Config) -> None:
     base = caller_overrides()
     phases = plan_phases(cfg, out)
     t0 = time.perf_counter()
-    for phase in phases:
-        run_phase(phase, base, out, t0, reuse=cfg.demo.reuse_sft and phase.name == "sft")
+    finish_phase(phases[0], start_phase(phases[0], base, out, t0, None, quiet=False), out, t0)
+    parallel = cfg.demo.parallel_runs
+    threads = max(1, int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1) // parallel) if parallel > 1 \
+        else None
+    rl = phases[1:]
+    for first in range(0, len(rl), parallel):  # RL phases, `parallel` at a time
+        batch = rl[first : first + parallel]
+        processes = [start_phase(p, base, out, t0, threads, quiet=parallel > 1) for p in batch]
+        try:
+            for phase, process in zip(batch, processes):
+                finish_phase(phase, process, out, t0)
+        finally:  # a failed phase stops the demo: do not leave its siblings running
+            for process in processes:
+                if process is not None and process.poll() is None:
+                    process.kill()
     summary = summarize(phases, cfg.trainer.heldout_tasks, time.perf_counter() - t0)
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     plot_curves(phases, summary, out / "demo_curves.png")

@@ -13,3 +13,6 @@ class DemoConfig:
     shuffle_rewards: bool = True
     # Reuse a finished SFT phase found in <out>/sft (its hf_model/) instead of training it again.
     reuse_sft: bool = True
+    # RL phases run at once, each with OMP_NUM_THREADS / parallel_runs threads and its output in <phase>/run.log;
+    # on 2 cores 1 is best, on 8 cores 4 runs the three seeds and the control together.
+    parallel_runs: int = 1

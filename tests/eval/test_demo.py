@@ -70,6 +70,9 @@ def test_phases_follow_the_seeds_and_the_control_switch(tmp_path):
         plan_phases(cfg, tmp_path)
     with pytest.raises(ValueError, match="trainer.heldout_tasks"):
         plan_phases(Config(), tmp_path)
+    cfg.demo.rl_seeds, cfg.demo.parallel_runs = [1], 0
+    with pytest.raises(ValueError, match="demo.parallel_runs=0"):
+        plan_phases(cfg, tmp_path)
 
 
 @pytest.mark.slow
@@ -78,7 +81,8 @@ def test_a_shortened_demo_runs_every_phase_and_writes_its_report(tmp_path):
     cmd = [sys.executable, "run.py", "experiment=cpu_demo", f"out={tmp_path}", f"hydra.run.dir={tmp_path}/hydra",
            "demo.rl_seeds=[1]", "data.size=40", "sft.demo_tasks=8", "sft.batch_size=8", "sft.max_steps=2",
            "sft.eval_every=2", "sft.eval_tasks=2", "trainer.total_steps=2", "trainer.tasks_per_step=2",
-           "trainer.eval_every=2", "trainer.heldout_tasks=4", "rollout.group_size=2", "rollout.max_new_tokens=8"]
+           "trainer.eval_every=2", "trainer.heldout_tasks=4", "rollout.group_size=2", "rollout.max_new_tokens=8",
+           "demo.parallel_runs=2"]  # the seed's run and the control run side by side
     result = subprocess.run(cmd, check=False, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                             timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
@@ -88,4 +92,5 @@ def test_a_shortened_demo_runs_every_phase_and_writes_its_report(tmp_path):
     assert summary["control"] is not None and summary["heldout_episodes"] == 4 and summary["wall_s"] > 0
     assert (tmp_path / "demo_curves.png").is_file()
     assert {p.name for p in tmp_path.iterdir()} >= {"sft", "rl_seed1", "control_seed1"}
+    assert "outputs:" in (tmp_path / "control_seed1" / "run.log").read_text()  # parallel phases log to files
     assert "held-out start" in result.stdout and "outputs:" in result.stdout
