@@ -80,7 +80,7 @@ def start_phase(phase: Phase, base_overrides: list[str], out: Path, t0: float, t
     """Launch one phase as `python run.py <caller overrides> <phase overrides> out=<out>/<name>`; None when a
     finished phase is reused. `threads` sets the child's OMP_NUM_THREADS; `quiet` sends its output to run.log."""
     folder = out / phase.name
-    if phase.name == "sft" and phase.reuse and (folder / "hf_model" / "config.json").is_file():
+    if phase.reuse and (folder / "hf_model" / "config.json").is_file():
         log.info("demo: reusing the finished %s phase in %s", phase.name, folder)
         return None
     command = [sys.executable, str(PROJECT_ROOT / "run.py"), *base_overrides, *phase.overrides,

@@ -5,6 +5,7 @@ format and the kind of sentences the synthetic tasks use; digits are split one p
 is learnable by a small model.
 """
 
+import functools
 import hashlib
 import json
 import random
@@ -55,6 +56,7 @@ def task_corpus(seed: int, n_episodes: int = 600) -> list[str]:
     """Chat turns in the shape of synthetic-task trajectories (both prompt styles): the stage inputs, the tool
     calls an agent makes on them and the tool results, so that the BPE learns the protocol's words as tokens
     and a tiny model's sequences stay short."""
+    # Imported here: the model package must not load the rollout pipeline just to be imported.
     from agemem.rollout.collector import SYSTEM_PROMPTS
     from data_gen.synthetic import DIFFICULTY, SyntheticSpec, synthetic_episode
     from stages.integrated_reasoning import QUESTION_INPUT
@@ -161,11 +163,17 @@ def build_model(cfg: TinyModelConfig, tokenizer: PreTrainedTokenizerFast) -> Qwe
     return Qwen3ForCausalLM(config)
 
 
+@functools.cache
+def corpus_digest(seed: int) -> str:
+    """SHA-256 of the tokenizer corpus, computed once per process (every model and tokenizer load asks for it)."""
+    return hashlib.sha256("".join(tokenizer_corpus(seed)).encode()).hexdigest()
+
+
 def tiny_model_dir(cfg: TinyModelConfig, cache_root: Path) -> Path:
     """Cache folder named by a hash of the config and of the tokenizer corpus, so that a changed config or a
     changed prompt template builds a new model instead of reusing a stale tokenizer."""
-    corpus = hashlib.sha256("".join(tokenizer_corpus(cfg.seed)).encode()).hexdigest()
-    key = json.dumps({**asdict(cfg), "build_version": BUILD_VERSION, "corpus": corpus}, sort_keys=True)
+    key = json.dumps({**asdict(cfg), "build_version": BUILD_VERSION, "corpus": corpus_digest(cfg.seed)},
+                     sort_keys=True)
     return cache_root / f"tiny-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 

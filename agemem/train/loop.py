@@ -246,7 +246,8 @@ def validate(cfg: Config, engine, tokenizer, val_set, heldout_set, episodes_by_i
 
 
 def heldout_episodes(cfg: Config) -> list[Episode]:
-    """`trainer.heldout_tasks` synthetic tasks drawn from the held-out entity-id range (never seen in training)."""
+    """`trainer.heldout_tasks` synthetic tasks whose entity ids are never used in training (data.heldout=true:
+    the held-out id range, or the ids held out by hash with data.heldout_id_fraction)."""
     if not cfg.trainer.heldout_tasks:
         return []
     if cfg.data.source != "synthetic":

@@ -1,11 +1,10 @@
 """The collector on the real tiny model: lock-step batching, token-exact Steps, order, and greedy equivalence."""
 
-import copy
 
 import pytest
 import torch
+from recording import record_requests
 
-import agemem.rollout.collector as collector_module
 from agemem.memory import MemoryConfig
 from agemem.models import load_model
 from agemem.rollout.collector import CollectSettings, collect
@@ -13,7 +12,6 @@ from agemem.rollout.config import RolloutConfig
 from agemem.rollout.hf_engine import HFEngine
 from data_gen.schema import Episode
 from stages.config import CurriculumConfig
-from stages.trajectory import run_trajectory
 from stages.turn import POLICY
 
 EPISODES = [
@@ -52,21 +50,7 @@ def _settings() -> CollectSettings:
 
 def _collect(model, tokenizer, episodes, monkeypatch, group_size=GROUP):
     """Collect greedily; returns (trajectories, counting engine, recorded requests per trajectory)."""
-    requests: dict[tuple[str, int], list] = {}
-
-    def recording(episode, group_index, state, curriculum, settings):
-        run = run_trajectory(episode, group_index, state, curriculum, settings)
-        log = requests.setdefault((episode.id, group_index), [])
-        completion = None
-        while True:
-            try:
-                request = run.send(completion) if completion is not None else next(run)
-            except StopIteration as finished:
-                return finished.value
-            log.append(copy.deepcopy(request))
-            completion = yield request
-
-    monkeypatch.setattr(collector_module, "run_trajectory", recording)
+    requests = record_requests(monkeypatch)
     engine = CountingEngine(HFEngine(model, tokenizer.pad_token_id))
     trajectories = collect(episodes, group_size, engine, _settings(), tokenizer, seed=0)
     return trajectories, engine, requests

@@ -5,14 +5,13 @@ tiny tokenizer and ended by `<|im_end|>`, so each test scripts exact agent behav
 showed the agent and recorded.
 """
 
-import copy
 import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from recording import record_requests
 
-import agemem.rollout.collector as collector_module
 from agemem.memory import MemoryConfig, extractive_summary
 from agemem.records import END_BUDGET, END_DONE, END_ROUND_LIMIT, Trajectory
 from agemem.rollout.collector import CollectSettings, PromptRenderer, collect
@@ -24,7 +23,6 @@ from data_gen.synthetic import SyntheticSpec, synthetic_episodes
 from stages.config import CurriculumConfig
 from stages.integrated_reasoning import QUESTION_INPUT
 from stages.stm_control import DISTRACTOR_INPUT
-from stages.trajectory import run_trajectory
 from stages.turn import POLICY, SUMMARY, SUMMARY_SYSTEM, record_end
 
 SYSTEM = "You are a memory agent."
@@ -123,21 +121,7 @@ class ScriptedEngine:
 def rollout(tokenizer, monkeypatch, script=happy_agent, episodes=(EPISODE,), group_size=1, summarizer="extractive",
             **curriculum):
     """Collect with the scripted engine. Returns (trajectories, engine, requests per trajectory in order)."""
-    requests: dict[tuple[str, int], list] = {}
-
-    def recording(episode, group_index, state, curriculum_cfg, settings):
-        run = run_trajectory(episode, group_index, state, curriculum_cfg, settings)
-        log = requests.setdefault((episode.id, group_index), [])
-        completion = None
-        while True:
-            try:
-                request = run.send(completion) if completion is not None else next(run)
-            except StopIteration as finished:
-                return finished.value
-            log.append(copy.deepcopy(request))
-            completion = yield request
-
-    monkeypatch.setattr(collector_module, "run_trajectory", recording)
+    requests = record_requests(monkeypatch)
     engine = ScriptedEngine(tokenizer, script)
     settings = CollectSettings(
         CurriculumConfig(**{"max_rounds": 2, "tools_in_prompt": False, **curriculum}),
