@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from agemem.batching import length_partition
 from agemem.records import Step, Trajectory
 
 
@@ -181,22 +182,18 @@ def collate(samples: Sequence[StepSample], pad_id: int) -> dict[str, Tensor]:
     return batch
 
 
+# What one more micro-batch costs, in padded positions: a forward/backward pass of the tiny model on 2 CPU cores
+# costs ≈ 25 ms fixed + 0.1 ms per position.
+MICRO_BATCH_POSITIONS = 256
+
+
 def pack_micro_batches(lengths: Sequence[int], token_budget: int) -> list[list[int]]:
     """Group sample indices into micro-batches whose padded size (longest length × count) fits `token_budget`.
 
-    Samples are sorted longest first (ties by index), which keeps similar lengths together (little padding) and
-    puts the largest micro-batch first (an out-of-memory shows at once); each micro-batch is then filled
-    greedily. A sample longer than the budget goes alone. Deterministic; indices inside a micro-batch follow
-    that order.
+    Cuts the length-sorted samples where the padding saved outweighs one more forward/backward pass
+    (`length_partition`); the largest micro-batch comes first (an out-of-memory shows at once) and rows are
+    longest first. A sample longer than the budget goes alone. Deterministic.
     """
     if token_budget <= 0:
         raise ValueError(f"token_budget must be positive, got {token_budget}")
-    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    batches: list[list[int]] = []
-    for i in order:
-        # sorted longest first, so a micro-batch's padded width is the length of its first sample
-        if batches and lengths[batches[-1][0]] * (len(batches[-1]) + 1) <= token_budget:
-            batches[-1].append(i)
-        else:
-            batches.append([i])
-    return batches
+    return length_partition(list(lengths), batch_cost=MICRO_BATCH_POSITIONS, max_tokens=token_budget)

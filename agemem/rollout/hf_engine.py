@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
+from agemem.batching import length_partition
 from agemem.rollout.attention import use_grouped_attention
 from agemem.rollout.engine import FINISH_LENGTH, FINISH_STOP, Generation, SamplingParams, sample_next_token
 
@@ -27,6 +28,12 @@ def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch
         ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
         mask[row, width - len(prompt) :] = 1
     return ids, mask
+
+
+# What one more decode batch costs, in padded prompt positions (`length_partition`): measured for the tiny model on
+# 2 CPU cores, where a 48-step decode loop costs ≈ 0.12 s fixed + 4.7 ms per row + 67 µs per row per prompt position.
+DECODE_BATCH_POSITIONS = 1800
+DECODE_ROW_POSITIONS = 70
 
 
 # Plain softmax attention (no soft-capping, no attention sinks): safe to serve with `grouped_attention`.
@@ -56,11 +63,13 @@ class HFEngine:
         elif sampling.seed is not None:
             generator = torch.Generator(device).manual_seed(sampling.seed)
         decode = self._decode_loop if self.decoder == "loop" else self._decode_generate
-        out: list[Generation] = []
-        for start in range(0, len(prompts), self.max_batch_size):
-            end = start + self.max_batch_size
-            chunk_generator = generator[start:end] if isinstance(generator, list) else generator
-            out.extend(decode(prompts[start:end], sampling, chunk_generator))
+        out: list[Generation | None] = [None] * len(prompts)
+        # Batches of similar prompt lengths: one long prompt must not make every row pay for its width.
+        for rows in length_partition([len(p) for p in prompts], batch_cost=DECODE_BATCH_POSITIONS,
+                                     row_cost=DECODE_ROW_POSITIONS, max_rows=self.max_batch_size):
+            rows_generator = [generator[i] for i in rows] if isinstance(generator, list) else generator
+            for row, generation in zip(rows, decode([prompts[i] for i in rows], sampling, rows_generator)):
+                out[row] = generation
         return out
 
     @torch.inference_mode()

@@ -116,8 +116,9 @@ def test_collate_ref_logprobs_and_errors():
 
 
 def test_pack_micro_batches_by_hand():
-    # longest first: 20 (alone: over budget), 8 (8·2 > 10), then 5 + 3 (5·2 = 10), then 3 + 2
-    assert pack_micro_batches([5, 3, 8, 2, 20, 3], token_budget=10) == [[4], [2], [0, 1], [5, 3]]
+    # longest first: 20 (alone: over budget), 8 (8·2 > 10); then the fewest micro-batches with the least padding:
+    # 5 alone and 3 + 3 + 2 padded to 3 (9 ≤ 10), rather than 5 + 3 and 3 + 2 (padded to 5 and 3)
+    assert pack_micro_batches([5, 3, 8, 2, 20, 3], token_budget=10) == [[4], [2], [0], [1, 5, 3]]
     assert pack_micro_batches([], 10) == []
     with pytest.raises(ValueError):
         pack_micro_batches([1], 0)

@@ -45,6 +45,20 @@ def test_batched_greedy_equals_one_at_a_time(model, tokenizer, decoder):
         assert torch.allclose(torch.tensor(gen.logprobs), torch.tensor(single.logprobs), atol=1e-4)
 
 
+def test_a_long_prompt_is_decoded_in_its_own_batch_and_outputs_keep_their_order(model, tokenizer, monkeypatch):
+    engine = HFEngine(model, tokenizer.pad_token_id)
+    short, long = _prompts(tokenizer, 6)[:5], _prompts(tokenizer, 1)[0] * 40  # ~1,000 tokens vs ~20
+    prompts = [*short[:2], long, *short[2:]]
+    batch_sizes = []
+    decode = engine._decode_loop
+    monkeypatch.setattr(engine, "_decode_loop", lambda p, *a: batch_sizes.append(len(p)) or decode(p, *a))
+    sampling = SamplingParams(temperature=0.0, max_new_tokens=8)
+    batched = engine.generate(prompts, sampling)
+    assert sorted(batch_sizes) == [1, 5]  # the long prompt alone, the short ones together
+    for prompt, gen in zip(prompts, batched):
+        assert gen.token_ids == engine.generate([prompt], sampling)[0].token_ids
+
+
 def test_stop_tokens_end_generation_and_are_kept(model, tokenizer):
     engine = HFEngine(model, tokenizer.pad_token_id)
     prompts = _prompts(tokenizer, 3)
