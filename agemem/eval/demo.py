@@ -3,9 +3,10 @@
 Phases, each its own `python run.py` process with the caller's overrides (one DeepSpeed start-up each; a failed
 phase stops the demo and names its folder):
 
-    sft                 imitate the scripted expert until greedy validation success reaches sft.success_threshold
+    sft                 imitate the scripted expert until greedy validation success reaches sft.success_threshold,
+                        then measure the SFT model's held-out success (where every RL curve starts, at step 0)
     rl_seed<s>          step-wise GRPO from the SFT model, one run per demo.rl_seeds, held-out success every
-                        trainer.eval_every steps (step 0 included: the SFT model's held-out success)
+                        trainer.eval_every steps
     control_seed<s>     the first seed's run with algorithm.shuffle_rewards=true (demo.shuffle_rewards)
 
 With demo.parallel_runs=N the RL phases run N at a time (each with 1/N of the threads, output in <phase>/run.log).
@@ -27,9 +28,9 @@ from agemem import PROJECT_ROOT
 from agemem.config import Config
 from agemem.runtime import output_dir
 from agemem.train.logger import read_metrics
+from agemem.train.loop import HELDOUT
 
 log = logging.getLogger("agemem")
-HELDOUT = "eval/heldout_success"
 
 
 @dataclass
@@ -49,6 +50,10 @@ class Phase:
         return [(int(r["step"]), self.start_s + float(r.get("timing_s/elapsed", 0.0)), float(r[key]))
                 for r in self.records if key in r]
 
+    def heldout_curve(self, sft_success: float) -> list[tuple[int, float, float]]:
+        """An RL phase's held-out curve, starting at step 0 with the SFT model it starts from."""
+        return [(0, self.start_s, sft_success), *self.curve(HELDOUT)]
+
 
 def caller_overrides() -> list[str]:
     """The overrides this demo was started with (`experiment=cpu_demo …`), passed on to every phase."""
@@ -64,7 +69,8 @@ def plan_phases(cfg: Config, out: Path) -> list[Phase]:
     if not cfg.trainer.heldout_tasks or not cfg.trainer.eval_every:
         raise ValueError("task=demo needs trainer.heldout_tasks > 0 and trainer.eval_every > 0 (the held-out curve)")
     sft_model = out / "sft" / "hf_model"
-    rl = ["task=train", f"model.path={sft_model}", "trainer.eval_before_training=true"]
+    # Step 0 of every RL run is the SFT model, whose held-out success the sft phase measures once.
+    rl = ["task=train", f"model.path={sft_model}", "trainer.eval_before_training=false"]
     if cfg.demo.parallel_runs < 1:
         raise ValueError(f"demo.parallel_runs={cfg.demo.parallel_runs}: must be >= 1")
     phases = [Phase("sft", ["task=sft"], reuse=cfg.demo.reuse_sft)]
@@ -122,16 +128,18 @@ def summarize(phases: list[Phase], heldout_episodes: int, wall_s: float) -> dict
     """`demo_summary.json`: held-out success of the SFT model, of each RL seed (with its curve) and of the control."""
     rl = [p for p in phases if p.name.startswith("rl_seed")]
     control = next((p for p in phases if p.name.startswith("control_seed")), None)
+    sft = next(p for p in phases if p.name == "sft")
+    if not sft.curve(HELDOUT):
+        raise RuntimeError(f"demo phase sft logged no {HELDOUT}: the SFT model's held-out success is every RL "
+                           f"curve's start (trainer.heldout_tasks > 0)")
+    start = sft.curve(HELDOUT)[-1][2]
     for phase in rl + ([control] if control else []):
         if not phase.curve(HELDOUT):
             raise RuntimeError(f"demo phase {phase.name} logged no {HELDOUT} (its metrics.jsonl is empty?)")
-    start = rl[0].curve(HELDOUT)[0]
-    if start[0] != 0:
-        raise RuntimeError(f"demo phase {rl[0].name}: no step-0 held-out evaluation (trainer.eval_before_training)")
     return {
-        "sft_heldout_success": start[2],
+        "sft_heldout_success": start,
         "rl": [{"seed": p.seed, "heldout_success": p.curve(HELDOUT)[-1][2],
-                "curve": [[step, value] for step, _, value in p.curve(HELDOUT)]} for p in rl],
+                "curve": [[step, value] for step, _, value in p.heldout_curve(start)]} for p in rl],
         "control": {"heldout_success": control.curve(HELDOUT)[-1][2]} if control else None,
         "heldout_episodes": heldout_episodes,
         "wall_s": wall_s,
@@ -175,7 +183,7 @@ def plot_curves(phases: list[Phase], summary: dict[str, Any], path: Path) -> Non
     wall.plot([t / 60 for _, t, _ in sft_curve], [v for _, _, v in sft_curve], "k--", marker=".",
               label="SFT (validation success)")
     for phase in phases[1:]:
-        curve = phase.curve(HELDOUT)
+        curve = phase.heldout_curve(summary["sft_heldout_success"])
         style = ":" if phase.name.startswith("control") else "-"
         for axis, xs in ((wall, [t / 60 for _, t, _ in curve]), (steps, [s for s, _, _ in curve])):
             axis.plot(xs, [v for _, _, v in curve], style, marker="o", label=phase.name)

@@ -16,7 +16,7 @@ last position. `old_logprobs[b, t]` is the rollout log-prob of `labels[b, t]` th
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -126,6 +126,25 @@ def merge_prefix_chains(samples: Sequence[StepSample]) -> list[StepSample]:
         else:
             merged.append(sample)
     return merged
+
+
+def combine_duplicates(samples: Sequence[StepSample]) -> list[StepSample]:
+    """The samples that carry a policy-gradient signal, each once.
+
+    Copies with the same prompt, response and response mask (a confident policy repeats itself: a group's
+    stage-1 calls are often identical) become one sample whose advantage is the sum of theirs, and a sample whose
+    advantage is, or sums to, zero is dropped. Each copy's loss is −A·ρ per token while the PPO ratio ρ is inside
+    the clip range — always, up to engine/actor numerics, for the single on-policy update of a batch — so the
+    combined loss and its gradient are unchanged, provided it is divided by the denominator of the *original*
+    samples (`plan_micro_batches(..., denominator_samples=…)`). Without KL only: a KL term does not scale with A.
+    Old log-probs are the first copy's; order is that of first occurrence.
+    """
+    combined: dict[tuple, StepSample] = {}
+    for sample in samples:
+        key = (tuple(sample.prompt_ids), tuple(sample.response_ids), tuple(sample.trained()))
+        first = combined.get(key)
+        combined[key] = sample if first is None else replace(first, advantage=first.advantage + sample.advantage)
+    return [sample for sample in combined.values() if sample.advantage != 0.0]
 
 
 def _extends(previous: StepSample, sample: StepSample) -> bool:

@@ -37,6 +37,9 @@ class AlgorithmConfig:
     # Train consecutive calls of a trajectory whose prompt extends the previous prompt + response as one sequence
     # (the same tokens and gradient, the shared context computed once); needs loss_agg=token-mean.
     merge_prefix_steps: bool = True
+    # Train identical samples once with their advantages summed, and skip zero-advantage ones (the same gradient
+    # while the PPO ratio is inside the clip range, as in the single on-policy update of a batch); needs kl_coef=0.
+    combine_duplicates: bool = False
 
 
 @dataclass

@@ -59,9 +59,11 @@ from data_gen.schema import Episode
 from data_gen.sources import build_episodes
 
 log = logging.getLogger("agemem")
+# Greedy exact-match success on the held-out tasks (trainer.heldout_tasks).
+HELDOUT = "eval/heldout_success"
 # Metrics that add up over ranks (the rest are averaged, or max/min for `*/max`, `*/min`).
-SUMMED_METRICS = ("actor/samples", "perf/throughput", "reward/judge_requests", "reward/judge_fallbacks",
-                  "reward/judge_cache_hits")
+SUMMED_METRICS = ("actor/samples", "actor/trained_samples", "perf/throughput", "reward/judge_requests",
+                  "reward/judge_fallbacks", "reward/judge_cache_hits")
 
 
 def run_train(cfg: Config) -> None:
@@ -69,7 +71,7 @@ def run_train(cfg: Config) -> None:
     if cfg.trainer.tasks_per_step % world:
         raise ValueError(f"trainer.tasks_per_step={cfg.trainer.tasks_per_step} must be a multiple of the "
                          f"{world} ranks (whole groups stay on one rank)")
-    check_merge(cfg)
+    check_sample_options(cfg)
     out = run_output_dir(cfg, rank)
     seed_everything(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
@@ -195,11 +197,15 @@ def run_train(cfg: Config) -> None:
     shutdown_distributed()
 
 
-def check_merge(cfg: Config) -> None:
-    """Merging calls into one sequence leaves only a token-level loss unchanged (agemem.rl.merge_prefix_chains)."""
+def check_sample_options(cfg: Config) -> None:
+    """Merging calls into one sequence leaves only a token-level loss unchanged (agemem.rl.merge_prefix_chains);
+    combining identical samples sums their advantages, which a KL term does not follow (combine_duplicates)."""
     if cfg.algorithm.merge_prefix_steps and cfg.algorithm.loss_agg != "token-mean":
         raise ValueError(f"algorithm.merge_prefix_steps=true needs algorithm.loss_agg=token-mean (got "
                          f"{cfg.algorithm.loss_agg!r}): set algorithm.merge_prefix_steps=false")
+    if cfg.algorithm.combine_duplicates and cfg.algorithm.kl_coef > 0:
+        raise ValueError(f"algorithm.combine_duplicates=true needs algorithm.kl_coef=0 (got "
+                         f"{cfg.algorithm.kl_coef}): set algorithm.combine_duplicates=false")
 
 
 def save_checkpoint(actor, root, step: int, rank: int, run_id: str, cfg: Config, n_train: int | None = None) -> None:
@@ -241,7 +247,7 @@ def validate(cfg: Config, engine, tokenizer, val_set, heldout_set, episodes_by_i
     metrics = {"eval/score": sums[1] / max(sums[0], 1.0), "eval/task": sums[2] / max(sums[0], 1.0),
                "eval/tasks": sums[0]}
     if heldout_set:
-        metrics["eval/heldout_success"] = sums[4] / max(sums[3], 1.0)
+        metrics[HELDOUT] = sums[4] / max(sums[3], 1.0)
     return metrics
 
 

@@ -5,11 +5,14 @@ accumulated gradient equals the full-batch gradient however the samples were spl
 number of micro-batches (ZeRO-3 gathers parameters collectively); a rank with fewer runs empty ones.
 """
 
+from dataclasses import replace
+
 import torch
 
 from agemem.rl import (
     StepSample,
     collate,
+    combine_duplicates,
     kl_penalty,
     loss_denominator,
     pack_micro_batches,
@@ -54,12 +57,15 @@ def recompute_logprobs(module, samples: list[StepSample], micro: list[list[int]]
 
 
 def plan_micro_batches(samples: list[StepSample], token_budget: int, pad_id: int, loss_agg: str,
-                       world_size: int) -> tuple[list[dict[str, torch.Tensor]], int, float]:
+                       world_size: int, denominator_samples: list[StepSample] | None = None,
+                       ) -> tuple[list[dict[str, torch.Tensor]], int, float]:
     """This rank's collated micro-batches, the number of micro-batches every rank runs, and the loss denominator
-    of the whole batch (all micro-batches, all ranks) that makes accumulation exact."""
+    of the whole batch (all micro-batches, all ranks) that makes accumulation exact. The denominator counts
+    `denominator_samples` when given (the batch before `combine_duplicates`), else `samples`."""
     micro = pack_micro_batches([len(s.prompt_ids) + len(s.response_ids) for s in samples], token_budget)
     batches = [collate([samples[i] for i in indices], pad_id) for indices in micro]
-    local = sum(loss_denominator(b["loss_mask"], loss_agg) for b in batches)
+    local = sum(loss_denominator(torch.tensor([s.trained()], dtype=torch.float32), loss_agg)
+                for s in (samples if denominator_samples is None else denominator_samples))
     # DeepSpeed averages gradients over ranks: divide the global denominator by the world size to undo it.
     denominator = max(all_reduce_sum([local])[0], 1.0) / world_size
     return batches, all_reduce_max(len(batches)), denominator
@@ -69,7 +75,12 @@ def update_actor(actor, samples: list[StepSample], alg: AlgorithmConfig, *, toke
                  temperature: float, agg_constant: float, world_size: int) -> dict[str, float]:
     """One optimizer step on `samples` (this rank's share of the batch). Returns the actor/ metrics."""
     device = actor.device
-    batches, n_micro, denominator = plan_micro_batches(samples, token_budget, pad_id, alg.loss_agg, world_size)
+    trained = samples
+    if alg.combine_duplicates:
+        # Every rank needs a micro-batch to run (collectives): one with zero advantage trains on nothing.
+        trained = combine_duplicates(samples) or [replace(samples[0], advantage=0.0)]
+    batches, n_micro, denominator = plan_micro_batches(trained, token_budget, pad_id, alg.loss_agg, world_size,
+                                                       denominator_samples=samples)
     actor.train()
     sums = {"actor/pg_loss": 0.0, "actor/kl_loss": 0.0, "actor/pg_clipfrac": 0.0, "actor/ppo_kl": 0.0,
             "actor/pg_clipfrac_lower": 0.0}
@@ -104,4 +115,5 @@ def update_actor(actor, samples: list[StepSample], alg: AlgorithmConfig, *, toke
     sums["actor/lr"] = float(actor.get_lr()[0])
     sums["actor/micro_batches"] = float(n_micro)
     sums["actor/samples"] = float(len(samples))
+    sums["actor/trained_samples"] = float(len(trained))
     return sums

@@ -17,12 +17,14 @@ from agemem.train.config import TrainerConfig
 def _phases() -> list[Phase]:
     sft = Phase("sft", [], None, 0.0, 100.0, [{"step": s, "eval/success": v, "timing_s/elapsed": 20.0 * s / 20}
                                               for s, v in ((20, 0.1), (40, 0.5))])
+    sft.records.append({"step": 40, "eval/heldout_success": 0.4, "timing_s/elapsed": 45.0})  # after the last step
+
     def rl(name, seed, start, values):
         return Phase(name, [], seed, start, start + 60.0,
                      [{"step": s, "eval/heldout_success": v, "timing_s/elapsed": 2.0 * s + 1}
-                      for s, v in zip((0, 10, 20), values)])
-    return [sft, rl("rl_seed1", 1, 100.0, (0.4, 0.5, 0.6)), rl("rl_seed2", 2, 160.0, (0.4, 0.45, 0.55)),
-            rl("control_seed1", 1, 220.0, (0.4, 0.3, 0.2))]
+                      for s, v in zip((10, 20), values)])
+    return [sft, rl("rl_seed1", 1, 100.0, (0.5, 0.6)), rl("rl_seed2", 2, 160.0, (0.45, 0.55)),
+            rl("control_seed1", 1, 220.0, (0.3, 0.2))]
 
 
 def test_the_summary_has_the_specified_shape():
@@ -50,10 +52,14 @@ def test_the_table_and_the_plot(tmp_path):
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_a_run_without_a_step_0_evaluation_is_an_error():
+def test_missing_held_out_evaluations_are_errors_naming_the_phase():
     phases = _phases()
-    phases[1].records = phases[1].records[1:]
-    with pytest.raises(RuntimeError, match="step-0"):
+    phases[0].records = phases[0].records[:-1]
+    with pytest.raises(RuntimeError, match="phase sft logged no eval/heldout_success"):
+        summarize(phases, 200, 1.0)
+    phases = _phases()
+    phases[2].records = []
+    with pytest.raises(RuntimeError, match="phase rl_seed2 logged no"):
         summarize(phases, 200, 1.0)
 
 

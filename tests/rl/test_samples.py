@@ -1,6 +1,7 @@
 """Step samples from trajectories, collate's alignment, and micro-batch packing."""
 
 import random
+from dataclasses import replace
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from agemem.rl import (
     broadcast_to_steps,
     build_step_samples,
     collate,
+    combine_duplicates,
     count_trainable_steps,
     merge_prefix_chains,
     pack_micro_batches,
@@ -194,3 +196,68 @@ def test_merged_samples_give_the_same_loss_and_gradient(model, tokenizer):
     assert loss_merged == pytest.approx(loss_steps, rel=1e-5)
     for a, b in zip(grads_steps, grads_merged):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_combine_duplicates_by_hand():
+    samples = [
+        _sample([1, 2], [3], adv=0.5),
+        _sample([1, 2], [4], adv=0.0),  # no signal: dropped
+        _sample([1, 2], [3], k=1, adv=0.25),  # a copy of the first (another rollout): advantages add up
+        _sample([5], [6], adv=1.0),
+        _sample([5], [6], k=1, adv=-1.0),  # cancels the previous one: dropped
+        _sample([1, 2], [3, 4], adv=2.0),
+    ]
+    combined = combine_duplicates(samples)
+    assert [(s.prompt_ids, s.response_ids, s.advantage) for s in combined] == [([1, 2], [3], 0.75),
+                                                                             ([1, 2], [3, 4], 2.0)]
+    merged_mask = replace(_sample([1], [2, 3]), response_mask=[1, 0])
+    assert len(combine_duplicates([merged_mask, _sample([1], [2, 3])])) == 2  # another mask: another sample
+
+
+def test_combined_duplicates_give_the_same_loss_and_gradient(model, tokenizer):
+    """On-policy (ratio 1), copies trained once with summed advantages give the loss and gradient of the copies,
+    with the original samples' denominator."""
+    from agemem.memory.config import MemoryConfig
+    from agemem.rl import loss_denominator, policy_loss, token_logprobs
+    from agemem.rollout.collector import CollectSettings, collect
+    from agemem.rollout.config import RolloutConfig
+    from data_gen.expert import ExpertEngine
+    from data_gen.synthetic import SyntheticSpec, synthetic_episodes
+    from stages.config import CurriculumConfig
+
+    settings = CollectSettings(CurriculumConfig(context_budget=2048, max_rounds=2, prompt_style="compact"),
+                               MemoryConfig(similarity="lexical", summarizer="extractive"), RolloutConfig())
+    # The expert is deterministic: its 3 rollouts of a task are copies, with different advantages here.
+    demos = collect(synthetic_episodes(2, 0, SyntheticSpec(difficulty=0, num_distractors=1)), 3,
+                    ExpertEngine(tokenizer), settings, tokenizer)
+    samples = merge_prefix_chains(build_step_samples(demos, [0.5, -1.0, 0.5, 2.0, 0.0, 1.0]))
+    with torch.no_grad():  # on-policy old log-probs: the ratio is exactly 1
+        batch = collate(samples, tokenizer.pad_token_id)
+        logprobs = token_logprobs(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+                                  batch["labels"])
+    samples = [replace(s, old_logprobs=_masked_logprobs(logprobs[b], batch["loss_mask"][b], s))
+               for b, s in enumerate(samples)]
+    combined = combine_duplicates(samples)
+    assert len(combined) < len(samples) / 2
+    denominator = loss_denominator(collate(samples, tokenizer.pad_token_id)["loss_mask"], "token-mean")
+
+    def loss_and_grads(batch_samples):
+        model.zero_grad()
+        batch = collate(batch_samples, tokenizer.pad_token_id)
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        loss, _ = policy_loss(token_logprobs(logits, batch["labels"]), batch["old_logprobs"], batch["advantages"],
+                              batch["loss_mask"], agg="token-mean", global_denominator=denominator)
+        loss.backward()
+        return loss.item(), [p.grad.clone() for p in model.parameters()]
+
+    loss_all, grads_all = loss_and_grads(samples)
+    loss_combined, grads_combined = loss_and_grads(combined)
+    assert loss_combined == pytest.approx(loss_all, rel=1e-4, abs=1e-7)
+    for a, b in zip(grads_all, grads_combined):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def _masked_logprobs(row_logprobs: torch.Tensor, row_mask: torch.Tensor, sample: StepSample) -> list[float]:
+    """One old log-prob per response id of a merged sample: the model's on trained ids, 0 on context ids."""
+    span = slice(len(sample.prompt_ids) - 1, len(sample.prompt_ids) - 1 + len(sample.response_ids))
+    return (row_logprobs[span] * row_mask[span]).tolist()

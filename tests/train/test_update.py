@@ -1,6 +1,7 @@
 """`update_actor` on a real DeepSpeed engine (1 rank, ZeRO-2, gloo, CPU), driven by update_driver.py in its own
 process: one step on a fixed batch moves log-probs the way the advantages say, and splitting the batch into
-micro-batches still gives exactly one optimizer step with the same gradient."""
+micro-batches still gives exactly one optimizer step with the same gradient, as does training copies once with
+their advantages summed (`algorithm.combine_duplicates`)."""
 
 import json
 import subprocess
@@ -49,3 +50,14 @@ def test_micro_batches_accumulate_into_one_optimizer_step(update_result):
     # a gradient is near zero), far less than the step.
     assert r["max_change"] > 5e-4
     assert r["max_split_diff"] < 0.05 * r["max_change"]
+
+
+def test_combined_duplicates_train_like_the_copies(update_result):
+    r = update_result
+    copies, combined = r["copies_metrics"], r["combined_metrics"]
+    n = len(r["advantages"])
+    assert copies["actor/trained_samples"] == copies["actor/samples"] == combined["actor/samples"] == n + 3
+    assert combined["actor/trained_samples"] == n  # two copies folded in, the zero-advantage sample dropped
+    assert combined["actor/grad_norm"] == pytest.approx(copies["actor/grad_norm"], rel=1e-5)
+    assert combined["actor/pg_loss"] == pytest.approx(copies["actor/pg_loss"], rel=1e-5, abs=1e-8)
+    assert r["max_combined_diff"] < 0.05 * r["max_change"]

@@ -5,7 +5,8 @@
 One fixed batch of StepSamples (old log-probs = the initial model's, so every ratio starts at 1; half the
 samples with advantage +1, half −1) goes through `update_actor` on a real DeepSpeed engine (1 rank, gloo, CPU):
 - once as one micro-batch, recording each response's log-prob before and after the step;
-- once more on a fresh engine with a token budget that splits it into several micro-batches.
+- once more on a fresh engine with a token budget that splits it into several micro-batches;
+- on a batch with copies and a zero-advantage sample, as it is and with `algorithm.combine_duplicates`.
 Writes the measurements as JSON for the test to check.
 """
 
@@ -79,6 +80,17 @@ def main() -> None:
     split = build_actor(load_model(ModelConfig()), cfg)
     split_metrics = update_actor(split, samples, cfg.algorithm, token_budget=2 * max(lengths), **kwargs)
     a, b = params(whole), params(split)
+
+    # Copies (the second with another advantage) and a zero-advantage sample, trained as they are and combined.
+    extra = [replace(samples[0], group_index=5), replace(samples[1], group_index=5, advantage=0.5),
+             replace(samples[2], group_index=6, advantage=0.0)]
+    combined_metrics, combined_params = {}, {}
+    for combine in (False, True):
+        torch.manual_seed(0)
+        actor = build_actor(load_model(ModelConfig()), cfg)
+        alg = replace(cfg.algorithm, combine_duplicates=combine)
+        combined_metrics[combine] = update_actor(actor, samples + extra, alg, token_budget=10**6, **kwargs)
+        combined_params[combine] = params(actor)
     result = {
         "advantages": [s.advantage for s in samples],
         "before": before,
@@ -88,6 +100,10 @@ def main() -> None:
         "global_steps": [whole.global_steps, split.global_steps],
         "max_change": max((a[k] - initial[k]).abs().max().item() for k in a),
         "max_split_diff": max((a[k] - b[k]).abs().max().item() for k in a),
+        "copies_metrics": combined_metrics[False],
+        "combined_metrics": combined_metrics[True],
+        "max_combined_diff": max((combined_params[False][k] - combined_params[True][k]).abs().max().item()
+                                 for k in a),
     }
     with open(out_path, "w") as f:
         json.dump(result, f)
