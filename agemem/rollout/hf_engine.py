@@ -1,7 +1,9 @@
 """The `hf` engine: batched, left-padded decoding of a transformers causal LM with a KV cache.
 
 Two decoders share the sampler in `engine.sample_next_token`:
-- `loop` (default): a plain KV-cache decode loop that drops finished rows from the batch as it goes;
+- `loop` (default): a plain KV-cache decode loop that drops finished rows from the batch as it goes; for
+  Llama-family models on CPU its decode steps run through `static_decode.StaticDecoder` (preallocated K/V,
+  fused projections), the prefill through transformers;
 - `generate`: transformers' `model.generate`, for comparison (see bench/generation.py).
 """
 
@@ -13,6 +15,7 @@ from transformers import DynamicCache, PreTrainedModel
 from agemem.batching import length_partition
 from agemem.rollout.attention import use_grouped_attention
 from agemem.rollout.engine import FINISH_LENGTH, FINISH_STOP, Generation, SamplingParams, sample_next_token
+from agemem.rollout.static_decode import StaticDecoder, supports_static_decode
 
 DECODERS = ("loop", "generate")
 
@@ -49,6 +52,8 @@ class HFEngine:
         self.model = model.eval()
         if model.device.type == "cpu" and model.config.model_type in GROUPED_ATTENTION_MODELS:
             use_grouped_attention(model)  # 2× faster decoding on CPU (agemem.rollout.attention)
+        # Decode steps without transformers' per-op overhead where the architecture allows (1.5× on CPU).
+        self.static = StaticDecoder(model) if decoder == "loop" and supports_static_decode(model) else None
         self.pad_token_id = pad_token_id
         self.decoder = decoder
         self.max_batch_size = max_batch_size
@@ -85,6 +90,7 @@ class HFEngine:
         logits = self.model(
             input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, logits_to_keep=1
         ).logits[:, -1]
+        kv = self.static.start(cache, mask, sampling.max_new_tokens) if self.static is not None else None
         stop = torch.tensor(sampling.stop_token_ids or [-1], device=device)
         alive = list(range(len(prompts)))  # original row of each batch row still decoding
         tokens_out: list[list[int]] = [[] for _ in prompts]
@@ -105,13 +111,19 @@ class HFEngine:
                 if isinstance(generator, list):
                     generator = [generator[i] for i in keep.tolist()]
                 alive = [alive[i] for i in keep.tolist()]
-                cache.batch_select_indices(keep)
+                if kv is not None:
+                    kv.select(keep)
+                else:
+                    cache.batch_select_indices(keep)
                 tokens, mask, positions = tokens[keep], mask[keep], positions[keep]
-            mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=-1)
             positions = positions[:, -1:] + 1
-            logits = self.model(
-                input_ids=tokens[:, None], attention_mask=mask, position_ids=positions, past_key_values=cache
-            ).logits[:, -1]
+            if kv is not None:
+                logits = self.static.step(kv, tokens, positions[:, 0])
+            else:
+                mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=-1)
+                logits = self.model(
+                    input_ids=tokens[:, None], attention_mask=mask, position_ids=positions, past_key_values=cache
+                ).logits[:, -1]
         return [Generation(t, lp, f) for t, lp, f in zip(tokens_out, logprobs_out, finish)]
 
     @torch.inference_mode()
@@ -161,3 +173,5 @@ class HFEngine:
                 raise ValueError(f"load_weights: {name!r} has shape {tuple(tensor.shape)}, "
                                  f"expected {tuple(state[name].shape)}")
             state[name].copy_(tensor)
+        if self.static is not None:
+            self.static.refresh()  # its fused weights are copies
