@@ -3,8 +3,9 @@
     python bench/generation.py [--batch 64] [--prompt-len 96] [--new-tokens 48] [--threads 2]
 
 Compares the hf engine's KV-cache loop (default decoder), the same engine with transformers' `generate`, and a
-plain batched KV-cache decode loop with transformers' default attention (the floor any engine should match), then
-times one actor forward+backward.
+plain batched KV-cache decode loop with transformers' default attention (the floor any engine should match), on
+prompts of similar lengths and on the same batch with one prompt 5× longer (as when one rollout's context has
+grown: the engine decodes it in its own batch), then times one actor forward+backward.
 """
 
 import argparse
@@ -59,11 +60,16 @@ def main() -> None:
     tokens = args.batch * args.new_tokens
     loop_engine = HFEngine(load_model(cfg), tokenizer.pad_token_id, "loop", max_batch_size=args.batch)
     generate_engine = HFEngine(load_model(cfg), tokenizer.pad_token_id, "generate", max_batch_size=args.batch)
+    mixed = [*prompts[:-1], prompts[-1] * 5]
     results = {
         "plain KV-cache loop": timed(lambda: plain_decode(model, prompts, args.new_tokens, tokenizer.pad_token_id)),
         # the engines get their own copy: on CPU the hf engine switches its model to grouped attention
         "hf engine (loop)": timed(lambda: loop_engine.generate(prompts, sampling)),
         "hf engine (generate)": timed(lambda: generate_engine.generate(prompts, sampling)),
+    }
+    mixed_results = {
+        "plain KV-cache loop": timed(lambda: plain_decode(model, mixed, args.new_tokens, tokenizer.pad_token_id)),
+        "hf engine (loop)": timed(lambda: loop_engine.generate(mixed, sampling)),
     }
     train_model = load_model(cfg).train()
     batch = torch.tensor([p[: args.prompt_len - 28] + p[:args.new_tokens] for p in prompts])
@@ -79,6 +85,9 @@ def main() -> None:
     print(f"{'generation':<24}{'s':>8}{'tokens/s':>12}{'vs plain':>10}")
     for name, seconds in results.items():
         print(f"{name:<24}{seconds:8.3f}{tokens / seconds:12.0f}{floor / seconds:10.2f}")
+    print("one prompt 5× longer:")
+    for name, seconds in mixed_results.items():
+        print(f"{name:<24}{seconds:8.3f}{tokens / seconds:12.0f}{mixed_results['plain KV-cache loop'] / seconds:10.2f}")
     print(f"{'update fwd+bwd':<24}{update_s:8.3f}{batch.numel() / update_s:12.0f}  (tokens/s trained)")
 
 

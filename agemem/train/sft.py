@@ -25,7 +25,7 @@ from agemem.runtime import seed_everything
 from agemem.train.distributed import all_reduce_sum, full_state_dict, init_distributed, shutdown_distributed
 from agemem.train.logger import MetricsLogger
 from agemem.train.loop import HELDOUT, heldout_episodes, save_checkpoint
-from agemem.train.setup import build_actor, export_hf, run_output_dir, training_episodes
+from agemem.train.setup import LR_SCHEDULES, build_actor, export_hf, run_output_dir, training_episodes
 from agemem.train.update import plan_micro_batches
 from data_gen.expert import ExpertEngine
 
@@ -50,6 +50,8 @@ def sft_update(actor, samples: list[StepSample], token_budget: int, pad_id: int,
 
 
 def run_sft(cfg: Config) -> None:
+    if cfg.sft.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"sft.lr_schedule={cfg.sft.lr_schedule!r}: must be one of {list(LR_SCHEDULES)}")
     rank, world = init_distributed(cfg.deepspeed)
     out = run_output_dir(cfg, rank)
     seed_everything(cfg.seed)
@@ -62,7 +64,7 @@ def run_sft(cfg: Config) -> None:
     if cfg.algorithm.merge_prefix_steps:  # the SFT loss is a token mean: merging leaves it unchanged
         samples = merge_prefix_chains(samples)
     sft_cfg = replace(cfg, trainer=replace(cfg.trainer, lr=cfg.sft.lr, total_steps=cfg.sft.max_steps,
-                                           warmup_steps=0, lr_schedule="constant"))
+                                           warmup_steps=0, lr_schedule=cfg.sft.lr_schedule))
     actor = build_actor(load_model(cfg.model), sft_cfg)
     engine = build_engine(cfg.rollout, load_model(cfg.model).to(actor.device), tokenizer)
     logger = MetricsLogger(cfg.logger, out, None, {}, enabled=rank == 0)

@@ -12,8 +12,11 @@ class SFTConfig:
     # Demonstration samples per optimizer step: one per model call, or per chain of calls merged into one sequence
     # (algorithm.merge_prefix_steps).
     batch_size: int = 64
-    # Learning rate (constant).
+    # Peak learning rate.
     lr: float = 3e-3
+    # constant | cosine | linear: the decay runs over sft.max_steps (a decaying rate steadies the model once
+    # copying has clicked).
+    lr_schedule: str = "constant"
     # Most optimizer steps.
     max_steps: int = 600
     # Validate (greedy, full episodes through the collector) every N steps.

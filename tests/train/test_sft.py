@@ -5,10 +5,14 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
+import pytest
 from transformers import AutoModelForCausalLM
 
 from agemem import PROJECT_ROOT
+from agemem.config import Config
+from agemem.train.sft import run_sft
 
 
 def test_a_few_sft_steps_lower_the_loss_and_export(tmp_path):
@@ -30,3 +34,9 @@ def test_a_few_sft_steps_lower_the_loss_and_export(tmp_path):
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "hf_model")
     assert model.config.model_type == "qwen3"
     assert "outputs:" in result.stdout
+
+
+def test_a_mistyped_lr_schedule_fails_naming_the_key():
+    cfg = Config()
+    with pytest.raises(ValueError, match="sft.lr_schedule='cosin'"):
+        run_sft(replace(cfg, sft=replace(cfg.sft, lr_schedule="cosin")))
