@@ -36,7 +36,20 @@ CHAT_TEMPLATE = (Path(__file__).parent / "chat_template.jinja").read_text()
 # Bump when the corpus or the build changes, so that cached builds are not reused across incompatible versions.
 BUILD_VERSION = 2
 
-_WORDS = ["the", "a", "an", "of", "in", "on", "at", "to", "from", "with", "by", "for", "and", "or", "is", "was", "are", "were", "has", "have", "had", "will", "be", "not", "no", "yes", "what", "who", "where", "when", "which", "how", "many", "much", "city", "country", "person", "company", "year", "born", "lives", "works", "moved", "founded", "capital", "color", "favourite", "number", "name", "age", "code", "room", "team", "project", "friend", "sister", "brother", "mother", "father", "pet", "dog", "cat", "book", "movie", "song", "place", "date", "time", "day", "month", "week", "now", "later", "before", "after", "first", "second", "third", "last", "new", "old", "memory", "context", "query", "answer", "question", "fact", "update", "delete", "add", "retrieve", "summary", "filter", "information", "note", "relevant", "irrelevant", "distractor", "rumour", "claim", "previously", "currently", "changed", "actually", "instead", "because", "entity", "value", "attribute", "owner", "located", "price", "height", "weight", "score", "result", "true", "false", "unknown", "mentioned", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December", "Monday", "Sunday"]
+_WORDS = [
+    "the", "a", "an", "of", "in", "on", "at", "to", "from", "with", "by", "for", "and", "or", "is", "was",
+    "are", "were", "has", "have", "had", "will", "be", "not", "no", "yes", "what", "who", "where", "when",
+    "which", "how", "many", "much", "city", "country", "person", "company", "year", "born", "lives",
+    "works", "moved", "founded", "capital", "color", "favourite", "number", "name", "age", "code", "room",
+    "team", "project", "friend", "sister", "brother", "mother", "father", "pet", "dog", "cat", "book",
+    "movie", "song", "place", "date", "time", "day", "month", "week", "now", "later", "before", "after",
+    "first", "second", "third", "last", "new", "old", "memory", "context", "query", "answer", "question",
+    "fact", "update", "delete", "add", "retrieve", "summary", "filter", "information", "note", "relevant",
+    "irrelevant", "distractor", "rumour", "claim", "previously", "currently", "changed", "actually",
+    "instead", "because", "entity", "value", "attribute", "owner", "located", "price", "height", "weight",
+    "score", "result", "true", "false", "unknown", "mentioned", "January", "February", "March", "April",
+    "May", "June", "July", "August", "September", "October", "November", "December", "Monday", "Sunday"
+]
 
 
 def _turn(role: str, content: str) -> str:

@@ -239,16 +239,22 @@ def validate(cfg: Config, engine, tokenizer, val_set, heldout_set, episodes_by_i
     settings = CollectSettings(cfg.curriculum, cfg.memory, replace(cfg.rollout, temperature=0.0))
     trajectories = collect(tasks, 1, engine, settings, tokenizer, seed=cfg.seed) if tasks else []
     scored = score_batch(trajectories, episodes_by_id, cfg.reward, judge) if tasks else []
-    heldout = heldout_set[rank::world]
-    success, _ = greedy_success(heldout, engine, settings, tokenizer)
     n = float(len(trajectories))
-    sums = all_reduce_sum([n, sum(b.total for b in scored), sum(b.task for b in scored), float(len(heldout)),
-                           success * len(heldout)])
+    sums = all_reduce_sum([n, sum(b.total for b in scored), sum(b.task for b in scored)])
     metrics = {"eval/score": sums[1] / max(sums[0], 1.0), "eval/task": sums[2] / max(sums[0], 1.0),
                "eval/tasks": sums[0]}
     if heldout_set:
-        metrics[HELDOUT] = sums[4] / max(sums[3], 1.0)
+        metrics[HELDOUT] = heldout_success(heldout_set, engine, settings, tokenizer, rank, world)
     return metrics
+
+
+def heldout_success(heldout_set: list[Episode], engine, settings: CollectSettings, tokenizer, rank: int,
+                    world: int) -> float:
+    """Greedy exact-match success over all of `heldout_set`; rank r runs tasks r, r+world, …"""
+    tasks = heldout_set[rank::world]
+    success, _ = greedy_success(tasks, engine, settings, tokenizer)
+    n, hits = all_reduce_sum([float(len(tasks)), success * len(tasks)])
+    return hits / max(n, 1.0)
 
 
 def heldout_episodes(cfg: Config) -> list[Episode]:

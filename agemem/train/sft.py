@@ -24,7 +24,7 @@ from agemem.rollout.factory import build_engine
 from agemem.runtime import seed_everything
 from agemem.train.distributed import all_reduce_sum, full_state_dict, init_distributed, shutdown_distributed
 from agemem.train.logger import MetricsLogger
-from agemem.train.loop import HELDOUT, heldout_episodes, save_checkpoint
+from agemem.train.loop import HELDOUT, heldout_episodes, heldout_success, save_checkpoint
 from agemem.train.setup import LR_SCHEDULES, build_actor, export_hf, run_output_dir, training_episodes
 from agemem.train.update import plan_micro_batches
 from data_gen.expert import ExpertEngine
@@ -90,10 +90,7 @@ def run_sft(cfg: Config) -> None:
             break
     if cfg.trainer.heldout_tasks:  # the SFT model's held-out success: where the RL runs (task=demo) start from
         engine.load_weights(full_state_dict(actor, cfg.trainer.lora_rank > 0).items())
-        tasks = heldout_episodes(cfg)[rank::world]
-        success, _ = greedy_success(tasks, engine, settings, tokenizer)
-        n, hits = all_reduce_sum([float(len(tasks)), success * len(tasks)])
-        heldout = hits / max(n, 1.0)
+        heldout = heldout_success(heldout_episodes(cfg), engine, settings, tokenizer, rank, world)
         logger.log(step, {HELDOUT: heldout, "timing_s/elapsed": time.perf_counter() - start})
         log.info("sft: held-out success %.3f on %d tasks", heldout, cfg.trainer.heldout_tasks)
     save_checkpoint(actor, out / "checkpoints", step, rank, logger.run_id, sft_cfg)
