@@ -48,18 +48,34 @@ class CollectSettings:
     system_prompt: str | None = None  # None: the one of curriculum.prompt_style (SYSTEM_PROMPTS)
 
 
+PLAIN = {"role", "content"}  # a message with only these keys renders from them alone
+
+
 class PromptRenderer:
     """Chat messages → the exact prompt ids, and per-message token counts for the context budget."""
+
+    MAX_HELD = 65536  # rendered prompts kept for their second use (a bound, not a tuning knob)
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, tools_in_prompt: bool):
         self.tokenizer = tokenizer
         self.tools = TOOL_SCHEMAS if tools_in_prompt else None
+        # Every model call renders its context twice: the budget check before it, then the prompt. The first
+        # render is held (keyed by the messages' roles and texts) and handed out once to the second.
+        self.held: dict[tuple[tuple[str, str], ...], list[int]] = {}
 
     def prompt_ids(self, messages: list[dict[str, Any]]) -> list[int]:
+        key = tuple((m["role"], m["content"]) for m in messages) if all(m.keys() == PLAIN for m in messages) else None
+        if key is not None and key in self.held:
+            return self.held.pop(key)
         text = self.tokenizer.apply_chat_template(
             messages, tools=self.tools, tokenize=False, add_generation_prompt=True
         )
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if key is not None:
+            if len(self.held) >= self.MAX_HELD:  # contexts that hit the budget are never asked for again
+                self.held.clear()
+            self.held[key] = list(ids)
+        return ids
 
     def count_message(self, message: dict[str, Any]) -> int:
         """Tokens of one message as ChatML renders it (the STM caches this per message)."""

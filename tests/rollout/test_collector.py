@@ -133,3 +133,25 @@ def test_batched_greedy_equals_one_at_a_time(batched, tiny, tokenizer, monkeypat
             assert torch.allclose(torch.tensor(a.response_logprobs), torch.tensor(b.response_logprobs), atol=1e-4)
         assert (one.answer, one.stage_end, one.ltm_final, one.stm_final) == \
             (many.answer, many.stage_end, many.ltm_final, many.stm_final)
+
+
+def test_renderer_renders_a_context_once_for_the_budget_check_and_the_prompt(tokenizer, monkeypatch):
+    from agemem.rollout.collector import PromptRenderer
+
+    renderer = PromptRenderer(tokenizer, tools_in_prompt=False)
+    renders = []
+    original = tokenizer.apply_chat_template
+    monkeypatch.setattr(tokenizer, "apply_chat_template", lambda *a, **k: renders.append(1) or original(*a, **k))
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Alice moved to Paris."}]
+    text = original(messages, tokenize=False, add_generation_prompt=True)
+    fresh = tokenizer(text, add_special_tokens=False)["input_ids"]
+    counted = renderer.prompt_ids(messages)  # the budget check
+    counted.append(-1)  # a caller's list is its own
+    assert renderer.prompt_ids([dict(m) for m in messages]) == fresh and len(renders) == 1  # the held render
+    assert renderer.prompt_ids(messages) == fresh and len(renders) == 2  # handed out once, then rendered again
+    longer = [*messages, {"role": "assistant", "content": "<answer>Paris</answer>"}]
+    assert renderer.prompt_ids(longer) != renderer.prompt_ids(messages)  # other texts, other keys
+    extra = [{**messages[0], "name": "x"}, messages[1]]  # keys beyond role and content are never held
+    renderer.held.clear()
+    renderer.prompt_ids(extra)
+    assert renderer.held == {}
