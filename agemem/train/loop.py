@@ -257,16 +257,19 @@ def heldout_success(heldout_set: list[Episode], engine, settings: CollectSetting
     return hits / max(n, 1.0)
 
 
-def heldout_episodes(cfg: Config) -> list[Episode]:
-    """`trainer.heldout_tasks` synthetic tasks whose entity ids are never used in training (data.heldout=true:
-    the held-out id range, or the ids held out by hash with data.heldout_id_fraction)."""
-    if not cfg.trainer.heldout_tasks:
+def heldout_episodes(cfg: Config, size: int | None = None, seed: int | None = None,
+                     asked_by: str | None = None) -> list[Episode]:
+    """`size` (default trainer.heldout_tasks) synthetic tasks whose entity ids are never used in training
+    (data.heldout=true: the held-out id range, or the ids held out by hash with data.heldout_id_fraction), drawn
+    with `seed` (default trainer.heldout_seed). `asked_by` names the setting that asked for them in errors."""
+    size = cfg.trainer.heldout_tasks if size is None else size
+    if not size:
         return []
     if cfg.data.source != "synthetic":
-        raise ValueError(f"trainer.heldout_tasks={cfg.trainer.heldout_tasks} needs data.source=synthetic (held-out "
-                         f"entity ids); got data.source={cfg.data.source!r}")
-    data = replace(cfg.data, heldout=True, size=cfg.trainer.heldout_tasks)
-    return build_episodes(data, cfg.trainer.heldout_seed).episodes
+        raise ValueError(f"{asked_by or f'trainer.heldout_tasks={size}'} needs data.source=synthetic (held-out entity ids); got data.source="
+                         f"{cfg.data.source!r}")
+    data = replace(cfg.data, heldout=True, size=size)
+    return build_episodes(data, cfg.trainer.heldout_seed if seed is None else seed).episodes
 
 
 def shuffle_rewards(rewards: torch.Tensor, seed: int) -> torch.Tensor:

@@ -28,6 +28,7 @@ from agemem.train.loop import HELDOUT, heldout_episodes, heldout_success, save_c
 from agemem.train.setup import LR_SCHEDULES, build_actor, export_hf, run_output_dir, training_episodes
 from agemem.train.update import plan_micro_batches
 from data_gen.expert import ExpertEngine
+from data_gen.schema import Episode
 
 log = logging.getLogger("agemem")
 
@@ -47,6 +48,14 @@ def sft_update(actor, samples: list[StepSample], token_budget: int, pad_id: int,
         total += 0.0 if empty else loss.item()
     actor.step()
     return total
+
+
+def validation_episodes(cfg: Config, val_set: list[Episode]) -> list[Episode]:
+    """The tasks SFT validates on: the validation split's first sft.eval_tasks, or as many tasks with entity ids
+    never seen in training (sft.eval_unseen_ids), drawn like the held-out tasks but from another seed."""
+    if cfg.sft.eval_unseen_ids:
+        return heldout_episodes(cfg, cfg.sft.eval_tasks, cfg.trainer.heldout_seed + 1, "sft.eval_unseen_ids=true")
+    return val_set[: cfg.sft.eval_tasks]
 
 
 def run_sft(cfg: Config) -> None:
@@ -69,7 +78,7 @@ def run_sft(cfg: Config) -> None:
     engine = build_engine(cfg.rollout, load_model(cfg.model).to(actor.device), tokenizer)
     logger = MetricsLogger(cfg.logger, out, None, {}, enabled=rank == 0)
     rng = random.Random(cfg.seed * 7919 + rank)
-    val = val_set[: cfg.sft.eval_tasks]
+    val = validation_episodes(cfg, val_set)
     start, step, success = time.perf_counter(), 0, 0.0
     recent: deque[float] = deque(maxlen=cfg.sft.eval_every)  # the last eval_every training losses
     bar = tqdm(range(1, cfg.sft.max_steps + 1), desc="sft", disable=rank != 0)

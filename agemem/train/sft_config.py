@@ -23,6 +23,9 @@ class SFTConfig:
     eval_every: int = 25
     # Validation tasks.
     eval_tasks: int = 64
+    # Validate on synthetic tasks whose entity ids are never seen in training (drawn like the held-out tasks, from
+    # trainer.heldout_seed + 1): the threshold then tracks held-out success, not ids memorised from demonstrations.
+    eval_unseen_ids: bool = False
     # Skip validation while the training loss (mean of the last eval_every steps) is above this: before copying
     # "clicks" success is 0 and validating only costs time; 0 always validates.
     eval_below_loss: float = 0.0
