@@ -42,17 +42,15 @@ def test_a_mistyped_lr_schedule_fails_naming_the_key():
         run_sft(replace(cfg, sft=replace(cfg.sft, lr_schedule="cosin")))
 
 
-def _demo_data(cfg: Config) -> Config:
-    return replace(cfg, data=replace(cfg.data, source="synthetic", difficulty=0, size=400, heldout_id_fraction=0.1),
-                   trainer=replace(cfg.trainer, heldout_tasks=50))
-
-
 def test_unseen_id_validation_uses_held_out_ids_but_not_the_held_out_tasks():
+    """Validation tasks from the held-out id pool (never in training) that are not the held-out test tasks."""
     from agemem.train.loop import heldout_episodes
     from agemem.train.setup import training_episodes
     from agemem.train.sft import validation_episodes
 
-    cfg = _demo_data(Config())
+    cfg = Config()
+    cfg = replace(cfg, data=replace(cfg.data, source="synthetic", difficulty=0, size=400, heldout_id_fraction=0.1),
+                  trainer=replace(cfg.trainer, heldout_tasks=50))
     train, val = training_episodes(cfg)
     seen = replace(cfg, sft=replace(cfg.sft, eval_tasks=5))
     assert validation_episodes(seen, val) == val[:5]
@@ -61,8 +59,7 @@ def test_unseen_id_validation_uses_held_out_ids_but_not_the_held_out_tasks():
     test = heldout_episodes(cfg)
     assert len(tasks) == 40 and all(e.metadata["heldout"] for e in tasks)
     assert not {e.metadata["entity"] for e in tasks} & {e.metadata["entity"] for e in train}
-    key = lambda e: (tuple(e.contexts), e.question)  # noqa: E731
-    assert not {key(e) for e in tasks} & {key(e) for e in test}  # same id pool, other tasks
+    assert not {(tuple(e.contexts), e.question) for e in tasks} & {(tuple(e.contexts), e.question) for e in test}
     with pytest.raises(ValueError, match="sft.eval_unseen_ids=true needs data.source=synthetic"):
         validation_episodes(replace(unseen, data=replace(unseen.data, source="hotpotqa")), val)
     with pytest.raises(ValueError, match="trainer.heldout_tasks=50 needs data.source=synthetic"):
