@@ -31,7 +31,8 @@ def plain_decode(model, prompts: list[list[int]], new_tokens: int, pad_id: int) 
         token = logits.argmax(-1, keepdim=True)
         mask = torch.cat([mask, mask.new_ones((len(prompts), 1))], dim=-1)
         positions = positions[:, -1:] + 1
-        logits = model(input_ids=token, attention_mask=mask, position_ids=positions, past_key_values=cache).logits[:, -1]
+        logits = model(input_ids=token, attention_mask=mask, position_ids=positions,
+                       past_key_values=cache).logits[:, -1]
     return len(prompts) * new_tokens
 
 
@@ -54,7 +55,8 @@ def main() -> None:
     cfg = ModelConfig()
     tokenizer, model = load_tokenizer(cfg), load_model(cfg).eval()
     gen = torch.Generator().manual_seed(0)
-    prompts = [torch.randint(20, 500, (args.prompt_len - (i % 8) * 4,), generator=gen).tolist() for i in range(args.batch)]
+    prompts = [torch.randint(20, 500, (args.prompt_len - (i % 8) * 4,), generator=gen).tolist()
+               for i in range(args.batch)]
     # Greedy with no stop tokens: every engine generates exactly new_tokens per prompt.
     sampling = SamplingParams(temperature=0.0, max_new_tokens=args.new_tokens)
     tokens = args.batch * args.new_tokens

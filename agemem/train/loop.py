@@ -266,7 +266,8 @@ def heldout_episodes(cfg: Config, size: int | None = None, seed: int | None = No
     if not size:
         return []
     if cfg.data.source != "synthetic":
-        raise ValueError(f"{asked_by or f'trainer.heldout_tasks={size}'} needs data.source=synthetic (held-out entity ids); got data.source="
+        asked_by = asked_by or f"trainer.heldout_tasks={size}"
+        raise ValueError(f"{asked_by} needs data.source=synthetic (held-out entity ids); got data.source="
                          f"{cfg.data.source!r}")
     data = replace(cfg.data, heldout=True, size=size)
     return build_episodes(data, cfg.trainer.heldout_seed if seed is None else seed).episodes
