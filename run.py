@@ -13,7 +13,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from agemem.config import Config, register_configs
+from agemem.config import Config, check_choices, register_configs
 
 # task name → "module:function" taking the typed config; imported lazily so each task loads only what it needs.
 TASKS = {
@@ -34,6 +34,7 @@ def main(dict_cfg: DictConfig) -> None:
     cfg: Config = OmegaConf.to_object(dict_cfg)  # typed dataclasses from here on
     if cfg.task not in TASKS:
         raise ValueError(f"task={cfg.task!r}: must be one of {sorted(TASKS)}")
+    check_choices(cfg)
     module_name, function_name = TASKS[cfg.task].split(":")
     getattr(importlib.import_module(module_name), function_name)(cfg)
 

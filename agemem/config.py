@@ -70,6 +70,59 @@ class Config:
     demo: DemoConfig = field(default_factory=DemoConfig)
 
 
+def choice_fields() -> dict[str, tuple[str, ...]]:
+    """Every string option that names one of a fixed set, by its dotted key, with the valid values (each list lives
+    with the code that reads the option; imported here lazily, so that the schema stays light)."""
+    from agemem.memory.ltm import INDEXES
+    from agemem.memory.similarity import SIMILARITIES
+    from agemem.memory.state import SUMMARIZERS
+    from agemem.models.loading import DTYPES
+    from agemem.rewards.formulas import PAPER_WEIGHTS, PRESETS
+    from agemem.rewards.judges import JUDGES
+    from agemem.rewards.judges.local_backend import DEVICES
+    from agemem.rewards.matching import RULE_METRICS
+    from agemem.rewards.terms import TOKEN_ESTIMATES
+    from agemem.rl.advantages import NORMALIZE_OVER
+    from agemem.rl.losses import AGG_MODES, KL_KINDS
+    from agemem.rl.samples import STEP_FILTERS
+    from agemem.rollout.factory import ENGINES
+    from agemem.rollout.hf_engine import DECODERS
+    from agemem.tools.parser import VALID_FORMATS
+    from agemem.train.config import BF16_MODES, DIST_BACKENDS, OLD_LOGPROBS
+    from agemem.train.logger import BACKENDS, MODES
+    from agemem.train.setup import LR_SCHEDULES
+    from data_gen.sources import SOURCES
+    from data_gen.splits import SPLITS
+    from stages.ltm_construction import VARIANTS
+    from stages.turn import PROMPT_STYLES
+
+    return {
+        "model.dtype": tuple(DTYPES), "rollout.engine": ENGINES, "rollout.hf_decoder": DECODERS,
+        "data.source": tuple(SOURCES), "data.split": ("all", *SPLITS), "memory.index": INDEXES,
+        "memory.similarity": SIMILARITIES, "memory.summarizer": SUMMARIZERS, "curriculum.stage1_variant": VARIANTS,
+        "curriculum.tool_format": VALID_FORMATS, "curriculum.prompt_style": PROMPT_STYLES,
+        "reward.preset": (*PRESETS, "mem_alpha"), "reward.paper_weights": tuple(PAPER_WEIGHTS),
+        "reward.token_estimate": TOKEN_ESTIMATES, "judge.kind": tuple(JUDGES), "judge.rule_metric": tuple(RULE_METRICS),
+        "judge.local.dtype": tuple(DTYPES), "judge.local.device": DEVICES,
+        "algorithm.normalize_over": NORMALIZE_OVER, "algorithm.kl_estimator": KL_KINDS, "algorithm.loss_agg": AGG_MODES,
+        "algorithm.old_logprobs": OLD_LOGPROBS, "algorithm.step_filter": STEP_FILTERS,
+        "trainer.lr_schedule": LR_SCHEDULES, "sft.lr_schedule": LR_SCHEDULES,
+        "deepspeed.bf16": BF16_MODES, "deepspeed.dist_backend": DIST_BACKENDS, "logger.backend": BACKENDS,
+        "logger.mode": MODES,
+    }
+
+
+def check_choices(cfg: Config) -> None:
+    """A ValueError naming the first option whose value is not one of its valid values, and listing them: a typo
+    in a choice fails at start-up, before any model is loaded, not when the code that reads it first runs."""
+    for key, valid in choice_fields().items():
+        value: object = cfg
+        for part in key.split("."):
+            value = getattr(value, part)
+        if value not in valid:
+            raise ValueError(f"{key}={value!r}: must be one of {list(valid)}")
+
+
 def register_configs() -> None:
     """Register the root schema so that `conf/config.yaml` can extend it."""
     ConfigStore.instance().store(name="base_config", node=Config)

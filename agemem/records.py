@@ -9,7 +9,8 @@ from typing import Any
 
 from agemem.tools.actions import Action, ToolCall, ToolResult
 
-# Why a stage ended: the agent finished, it used all its rounds, or the context passed 0.8 × budget.
+# How the agent's turn on an input (and so a stage) ended: a call without tool calls, every round used, or the
+# auto-stop after a call (the context passed 0.8 × budget).
 END_DONE = "done"
 END_ROUND_LIMIT = "round_limit"
 END_BUDGET = "budget"
@@ -40,11 +41,15 @@ class Trajectory:
     steps: list[Step] = field(default_factory=list)
     answer: str | None = None  # the final <answer> of stage 3, None when none was given
     stage_end: dict[int, str] = field(default_factory=dict)  # stage → END_DONE | END_ROUND_LIMIT | END_BUDGET
-    rounds_exceeded: bool = False  # some stage ran out of rounds (penalty −1)
-    context_overflow: bool = False  # the context passed the early-stop threshold (penalty −0.5)
+    rounds_exceeded: bool = False  # stage 3 used all its rounds without an answer (P_rounds, −1)
+    context_overflow: bool = False  # the context exceeded the budget itself at some call (P_overflow, −0.5)
     context_budget: int = 0  # the context token budget the rollout ran under
+    max_rounds: int = 0  # the model calls allowed per input (curriculum.max_rounds)
     answer_context_tokens: int = 0  # context tokens when answering (or at the end when no answer)
     stm_final: list[dict[str, Any]] = field(default_factory=list)  # the context messages at the end
+    # How many of stm_final's messages the answering call saw (None: all of them): R_preservation is measured on
+    # stm_final[:answer_context_len], never on text the answer added.
+    answer_context_len: int | None = None
     ltm_final: list[dict[str, Any]] = field(default_factory=list)  # LTM snapshot entries at the end
     reward: float | None = None  # terminal reward, set by rewards.score
     reward_components: dict[str, float] = field(default_factory=dict)  # every term of the reward, by name
@@ -67,3 +72,7 @@ class Trajectory:
     def tool_results(self, stage: int | None = None) -> list[ToolResult]:
         """Every executed tool call, in order, optionally of one stage only."""
         return [r for s in self.steps if stage is None or s.stage == stage for r in s.tool_results]
+
+    def answer_context(self) -> list[dict[str, Any]]:
+        """The context messages the model saw when it answered (the final context when it did not answer)."""
+        return self.stm_final[: self.answer_context_len]

@@ -10,13 +10,18 @@ class CurriculumConfig:
     # Stage-1 variant: paper (one context message per step, each after an automatic retrieval) or official
     # (all contextual information in one casual-chat user message).
     stage1_variant: str = "paper"
+    # Stage 1: an <answer> ends the stage, the remaining context messages unseen (the paper's Alg 3); false: it
+    # ends the turn on the current message, like any call without tool calls (the agent can then see every
+    # message without a format error: docs/FIDELITY.md).
+    answer_ends_stage1: bool = False
     # Most model calls per input message in each stage (SPEC.md §3: 5).
     max_rounds: int = 5
     # Distractors shown in stage 2, one per step (SPEC.md §3: 3).
     num_distractors: int = 3
     # Context budget in tokens (SPEC.md §3: 8,192).
     context_budget: int = 8192
-    # A stage ends early when the context passes this fraction of the budget (official code: 0.8).
+    # Auto-stop (official code: 0.8): once the context passes this fraction of the budget after a call, the rounds on
+    # the current input end (later inputs still arrive; stage 3 always gets a call).
     early_stop_fraction: float = 0.8
     # Tool-call syntax the agent writes: agemem (a JSON array in one <tool_call>) or hermes (Qwen's format).
     tool_format: str = "agemem"

@@ -30,9 +30,11 @@ def stage1_inputs(episode: Episode, variant: str, style: str = "full") -> list[s
 
 
 def ltm_construction(
-    episode: Episode, state: AgentState, traj: Trajectory, settings: TurnSettings, variant: str
+    episode: Episode, state: AgentState, traj: Trajectory, settings: TurnSettings, variant: str,
+    answer_ends_stage: bool = False,
 ) -> TurnGen:
-    """Run stage 1 on `state` (LTM starts empty; the context holds the system prompt)."""
+    """Run stage 1 on `state` (LTM starts empty; the context holds the system prompt). With `answer_ends_stage`
+    an <answer> ends the stage (the paper's Alg 3); otherwise it ends the turn on the current message."""
 
     def recall(i: int) -> None:  # the paper's automatic retrieval before each context message
         if variant == "paper" and len(state.ltm):
@@ -41,5 +43,5 @@ def ltm_construction(
                                                                        lambda m: "").message})
 
     inputs = stage1_inputs(episode, variant, settings.prompt_style)
-    yield from respond_to_inputs(state, traj, STAGE, settings, inputs, recall)
+    yield from respond_to_inputs(state, traj, STAGE, settings, inputs, recall, answer_ends_stage)
     return None

@@ -16,8 +16,10 @@ def run_trajectory(
     episode: Episode, group_index: int, state: AgentState, curriculum: CurriculumConfig, settings: TurnSettings
 ) -> Generator[Request, Completion, Trajectory]:
     """Stage 1 → 2 → 3 on one fresh state (empty LTM, system prompt only); LTM persists through all three."""
-    traj = Trajectory(episode_id=episode.id, group_index=group_index, context_budget=curriculum.context_budget)
-    yield from ltm_construction(episode, state, traj, settings, curriculum.stage1_variant)
+    traj = Trajectory(episode_id=episode.id, group_index=group_index, context_budget=curriculum.context_budget,
+                      max_rounds=curriculum.max_rounds)
+    yield from ltm_construction(episode, state, traj, settings, curriculum.stage1_variant,
+                                curriculum.answer_ends_stage1)
     yield from stm_control(episode, state, traj, settings, curriculum.num_distractors)
     yield from integrated_reasoning(episode, state, traj, settings)
     answering = [s for s in traj.steps if s.stage == 3 and s.action.kind == "answer"]

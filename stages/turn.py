@@ -46,7 +46,8 @@ class TurnSettings:
     tool_format: str = "agemem"
     summarizer: str = "policy"  # policy | extractive
     extractive: Any = None  # callable(messages) -> str, the offline summariser
-    budget_threshold: int = 8192  # context tokens at which a stage stops early
+    budget_threshold: int = 6553  # context tokens past which the rounds on an input stop (0.8 × budget)
+    context_budget: int = 8192  # context tokens past which the context overflows (P_overflow)
     max_rounds: int = 5  # model calls allowed per input message
     prompt_style: str = "full"  # full | compact (`input_text`)
     # Tokens of the prompt that context messages render to (the collector passes its renderer's exact count, tool
@@ -132,36 +133,33 @@ def context_tokens(state: AgentState, settings: TurnSettings) -> int:
     return settings.count_context(state.stm.messages)
 
 
-def over_budget(state: AgentState, settings: TurnSettings) -> bool:
-    """True once the context passes the early-stop threshold (0.8 × budget by default)."""
-    return context_tokens(state, settings) > settings.budget_threshold
-
-
 def respond(
     state: AgentState, traj: Trajectory, stage: int, settings: TurnSettings
 ) -> Generator[Request, Completion, tuple[str, str | None]]:
-    """Let the agent act on the latest input: up to `max_rounds` turns, until it gives an <answer>.
+    """Let the agent act on the latest input (SPEC.md §3 "When turns and stages end"). Returns (end, answer).
 
-    Returns (how it ended, the answer): END_DONE with the answer, END_ROUND_LIMIT, or END_BUDGET when the context
-    passed the early-stop threshold before a model call (that call is not made).
+    A call whose output carries tool calls is followed by their results and another call (a round), up to
+    `max_rounds`. A call without tool calls (an answer, plain text, a format error) ends the turn: END_DONE, with
+    the answer if it gave one. The context is measured after each call: past the auto-stop threshold (0.8 ×
+    budget) the turn ends (END_BUDGET); past the budget itself the trajectory records a context overflow
+    (P_overflow). The first call is always made, so every input — the stage-3 question included — gets one.
+    END_ROUND_LIMIT when every round carried tool calls.
     """
     for round_ in range(settings.max_rounds):
-        if over_budget(state, settings):
-            return END_BUDGET, None
         action = yield from agent_turn(state, traj, stage, round_, settings)
-        if action.kind == "answer":
+        used = max(traj.steps[-1].context_tokens, context_tokens(state, settings))
+        traj.context_overflow |= used > settings.context_budget
+        if not action.tool_calls:
             return END_DONE, action.answer
+        if used > settings.budget_threshold:
+            return END_BUDGET, None
     return END_ROUND_LIMIT, None
 
 
 def record_end(traj: Trajectory, stage: int, ends: list[str]) -> None:
-    """Record how a stage ended from the ends of its inputs, and the penalty events (SPEC.md §4).
-
-    The two penalty events are independent: an input that ran out of rounds before a later one hit the budget
-    sets both flags. `stage_end` names the budget stop when there was one (it ended the stage), else a round limit.
-    """
-    traj.context_overflow |= END_BUDGET in ends
-    traj.rounds_exceeded |= END_ROUND_LIMIT in ends
+    """Record how a stage ended from the ends of its inputs: the auto-stop if any input hit it, else a round limit
+    if any input used all its rounds, else done. (Penalty events are recorded where they happen: the overflow in
+    `respond`, the stage-3 round limit in stage 3.)"""
     if END_BUDGET in ends:
         traj.stage_end[stage] = END_BUDGET
     elif END_ROUND_LIMIT in ends:
@@ -172,20 +170,23 @@ def record_end(traj: Trajectory, stage: int, ends: list[str]) -> None:
 
 def respond_to_inputs(
     state: AgentState, traj: Trajectory, stage: int, settings: TurnSettings, inputs: list[str],
-    before_each: Callable[[int], None] | None = None,
+    before_each: Callable[[int], None] | None = None, answer_ends_stage: bool = False,
 ) -> TurnGen:
-    """Show each input as a user message and let the agent respond (stages 1 and 2); stop at the budget.
+    """Show each input as a user message and let the agent respond (stages 1 and 2). Every input arrives and gets
+    at least one call, whatever the context size (the auto-stop ends only the current input's rounds).
 
-    `before_each(i)` runs before input i is shown (stage 1's automatic retrieval). Records how the stage ended.
+    `before_each(i)` runs before input i is shown (stage 1's automatic retrieval). With `answer_ends_stage` an
+    <answer> ends the stage: the remaining inputs are not shown (the paper's Alg 3 for stage 1). Records how the
+    stage ended.
     """
     ends = []
     for i, message in enumerate(inputs):
         if before_each is not None:
             before_each(i)
         state.stm.append({"role": "user", "content": message})
-        end, _ = yield from respond(state, traj, stage, settings)
+        end, answer = yield from respond(state, traj, stage, settings)
         ends.append(end)
-        if end == END_BUDGET:
+        if answer_ends_stage and answer is not None:
             break
     record_end(traj, stage, ends)
     return None

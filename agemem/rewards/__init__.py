@@ -24,7 +24,7 @@ _EXPORTS = {
     "substring_match": "agemem.rewards.matching",
     "normalize_answer": "agemem.rewards.matching",
     "extract_key_terms": "agemem.rewards.key_terms",
-    "tool_efficiency": "agemem.rewards.formulas",
+    "tool_term": "agemem.rewards.official",
     "memory_quality": "agemem.rewards.quality",
     "build_judge": "agemem.rewards.judges",
     "Judge": "agemem.rewards.judges",

@@ -11,13 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from agemem.records import Trajectory
-from agemem.rewards import terms
+from agemem.rewards import official, terms
 from agemem.rewards.config import RewardConfig
-from agemem.rewards.formulas import Formula, formula, tool_efficiency
+from agemem.rewards.formulas import OFFICIAL, PAPER, check_preset, official_total, paper_total
 from agemem.rewards.judges import (
     ANSWER,
     CACHE,
     FALLBACK,
+    LLM,
     RELEVANCE,
     STORAGE,
     Judge,
@@ -30,22 +31,22 @@ from data_gen.schema import Episode
 
 @dataclass
 class RewardBreakdown:
-    """R(τ) and every term it is made of (SPEC.md §4; paper eqs. 16–26)."""
+    """R(τ) and every term it is made of (SPEC.md §4; paper eqs. 16–26), under the configured preset."""
 
     total: float  # R(τ) under the configured formula
     task: float  # R_task ∈ [0, 1], or the no-answer reward (−1)
     context: float  # R_context = mean(compression, preventive, preservation)
     compression: float  # max(0, 1 − T_used/T_max)
-    preventive: float  # 1[Summary/Filter succeeded below the budget]
-    preservation: float  # 1[the query's key terms are in the context at answer time]
+    preventive: float  # paper: 1[Summary/Filter succeeded below the budget]; official: and no overflow
+    preservation: float  # 1[the query's key terms are in the context the model saw when answering]
     memory: float  # R_memory = mean(storage, maintenance, relevance)
-    storage: float  # N_high_quality / max(1, N_total) over stage-1 Add_memory entries
+    storage: float  # paper: N_high_quality / max(1, N_total) over stage-1 entries; official: judge or fallback
     maintenance: float  # 1[some Update/Delete succeeded]
-    relevance: float  # relevance of the retrieved entries to q (0 when none)
-    tool_efficiency: float  # the official code's R_tool ∈ [−0.5, 1] (weighted only by agemem_official)
+    relevance: float  # relevance of the retrieved entries to q (paper: 0 when none; official: judge or fallback)
+    tool_efficiency: float  # the official code's R_tool ∈ [−0.5, 1] (0 under the paper preset, which has none)
     penalty: float  # penalty_rounds + penalty_overflow
-    penalty_rounds: float  # −1 if some stage ran out of rounds
-    penalty_overflow: float  # −0.5 if the context passed the early-stop threshold
+    penalty_rounds: float  # paper: stage 3 ran out of rounds unanswered; official: stage-3 rounds ≥ max_rounds
+    penalty_overflow: float  # the context exceeded the budget (official: chars/4 of the final context)
 
     def components(self) -> dict[str, float]:
         """Every term but the total, by name (what `Trajectory.reward_components` holds)."""
@@ -71,45 +72,90 @@ class _Slots:
     relevance: int | None = None
 
 
-def _plan(traj: Trajectory, episode: Episode, requests: list[JudgeRequest]) -> _Slots:
-    """Append the trajectory's judge requests to `requests`; return their positions."""
+def _plan(traj: Trajectory, episode: Episode, preset: str, requests: list[JudgeRequest]) -> _Slots:
+    """Append the trajectory's judge requests to `requests`; return their positions. The paper judges each
+    stage-1 entry and every retrieved entry; the official code the first 10 added entries and retrieved items."""
     q, golds, facts = episode.question, tuple(episode.answers), tuple(episode.supporting_facts)
     slots = _Slots()
     if traj.answer is not None:
         slots.task = len(requests)
         requests.append(JudgeRequest(ANSWER, q, golds, (traj.answer,), facts))
-    for entry in terms.stored_entries(traj):
+    if preset == PAPER:
+        entries, retrieved = terms.stored_entries(traj), terms.retrieved_entries(traj)
+    else:
+        entries, retrieved = official.added_entries(traj)[: official.JUDGED_SAMPLE], official.retrieved_items(traj)
+    for entry in entries:
         slots.storage.append(len(requests))
         requests.append(JudgeRequest(STORAGE, q, golds, (entry,), facts))
-    retrieved = terms.retrieved_entries(traj)
     if retrieved:
         slots.relevance = len(requests)
         requests.append(JudgeRequest(RELEVANCE, q, golds, tuple(retrieved), facts))
     return slots
 
 
-def _assemble(
-    traj: Trajectory, episode: Episode, slots: _Slots, scores: list[float], cfg: RewardConfig, total_of: Formula
+def _assemble_paper(
+    traj: Trajectory, episode: Episode, slots: _Slots, verdicts: list[Verdict], cfg: RewardConfig
 ) -> RewardBreakdown:
-    task = terms.task_reward(traj.answer, None if slots.task is None else scores[slots.task], cfg.no_answer_reward)
+    """The paper's terms (eqs. 17–26) and total (eq. 16)."""
+    task = terms.task_reward(traj.answer, None if slots.task is None else verdicts[slots.task].score,
+                             cfg.no_answer_reward)
     used = terms.used_context_tokens(traj, cfg.token_estimate)
     compression = terms.compression_reward(used, traj.context_budget)
     preventive = terms.preventive_reward(traj)
-    preservation = terms.preservation_reward(episode.question, traj.stm_final)
+    preservation = terms.preservation_reward(episode.question, traj.answer_context())
     context = terms.context_reward(compression, preventive, preservation)
-    storage = terms.storage_reward([scores[i] for i in slots.storage], cfg.storage_threshold)
+    storage = terms.storage_reward([verdicts[i].score for i in slots.storage], cfg.storage_threshold)
     maintenance = terms.maintenance_reward(traj)
-    relevance = terms.relevance_reward(None if slots.relevance is None else scores[slots.relevance])
+    relevance = terms.relevance_reward(None if slots.relevance is None else verdicts[slots.relevance].score)
     memory = terms.memory_reward(storage, maintenance, relevance)
-    tool = tool_efficiency(traj)
     p_rounds, p_overflow = terms.penalties(traj, cfg.penalty_rounds, cfg.penalty_overflow)
     penalty = p_rounds + p_overflow
     return RewardBreakdown(
-        total=total_of(task, context, memory, tool, penalty, cfg),
+        total=paper_total(task, context, memory, penalty, cfg),
+        task=task, context=context, compression=compression, preventive=preventive, preservation=preservation,
+        memory=memory, storage=storage, maintenance=maintenance, relevance=relevance, tool_efficiency=0.0,
+        penalty=penalty, penalty_rounds=p_rounds, penalty_overflow=p_overflow,
+    )
+
+
+def _from_llm(verdict: Verdict) -> bool:
+    """A verdict an LLM gave (fresh or cached): the official code's LLM override applies only then."""
+    return verdict.source in (LLM, CACHE)
+
+
+def _assemble_official(
+    traj: Trajectory, episode: Episode, slots: _Slots, verdicts: list[Verdict], cfg: RewardConfig
+) -> RewardBreakdown:
+    """The official code's terms (agemem/rewards/official.py) and clipped total. Storage and relevance use the
+    LLM's verdicts when an LLM judge gave them, else the official rule fallbacks (as the code does without a
+    chat client or when the call fails)."""
+    score = None if slots.task is None else verdicts[slots.task].score
+    task = terms.task_reward(traj.answer, score, cfg.no_answer_reward)
+    compression, preventive = official.compression(traj), official.preventive(traj)
+    preservation = official.preservation(episode.question, traj.answer_context())
+    context = (compression + preventive + preservation) / 3
+    judged = [verdicts[i] for i in slots.storage]
+    llm_storage = [v.score for v in judged] if judged and all(map(_from_llm, judged)) else None
+    storage = official.storage(llm_storage, official.added_entries(traj), cfg.storage_threshold)
+    maintenance = official.maintenance(traj)
+    relevance_verdict = None if slots.relevance is None else verdicts[slots.relevance]
+    if relevance_verdict is not None and _from_llm(relevance_verdict):
+        relevance = relevance_verdict.score
+    else:
+        relevance = official.relevance_fallback(traj)
+    memory = (storage + maintenance + relevance) / 3
+    tool = official.tool_term(traj)
+    p_rounds, p_overflow = official.penalties(traj, cfg.penalty_rounds, cfg.penalty_overflow)
+    penalty = p_rounds + p_overflow
+    return RewardBreakdown(
+        total=official_total(score if traj.answer is not None else None, tool, context, memory, penalty, cfg),
         task=task, context=context, compression=compression, preventive=preventive, preservation=preservation,
         memory=memory, storage=storage, maintenance=maintenance, relevance=relevance, tool_efficiency=tool,
         penalty=penalty, penalty_rounds=p_rounds, penalty_overflow=p_overflow,
     )
+
+
+ASSEMBLE = {PAPER: _assemble_paper, OFFICIAL: _assemble_official}
 
 
 def batch_metrics(breakdowns: Sequence[RewardBreakdown], verdicts: Sequence[Verdict]) -> dict[str, float]:
@@ -136,19 +182,18 @@ def score_batch(
     `reward/<term>/mean`, `reward/total/min|max`, `reward/judge_requests|judge_fallbacks|judge_cache_hits`.
     """
     start = time.perf_counter()
-    total_of = formula(reward_cfg.preset)
+    assemble = ASSEMBLE[check_preset(reward_cfg.preset)]
     missing = sorted({t.episode_id for t in trajectories} - set(episodes_by_id))
     if missing:
         raise KeyError(f"no episode for trajectories of episode id(s) {missing[:5]}")
     requests: list[JudgeRequest] = []
-    plans = [_plan(t, episodes_by_id[t.episode_id], requests) for t in trajectories]
+    plans = [_plan(t, episodes_by_id[t.episode_id], reward_cfg.preset, requests) for t in trajectories]
     judge_start = time.perf_counter()
     verdicts = judge.score(requests) if requests else []
     judge_time = time.perf_counter() - judge_start
-    scores = [v.score for v in verdicts]
     breakdowns = []
     for traj, slots in zip(trajectories, plans):
-        breakdown = _assemble(traj, episodes_by_id[traj.episode_id], slots, scores, reward_cfg, total_of)
+        breakdown = assemble(traj, episodes_by_id[traj.episode_id], slots, verdicts, reward_cfg)
         traj.reward, traj.reward_components = breakdown.total, breakdown.components()
         breakdowns.append(breakdown)
     metrics = batch_metrics(breakdowns, verdicts)

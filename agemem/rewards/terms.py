@@ -60,9 +60,10 @@ def preventive_reward(traj: Trajectory) -> float:
     return 0.0
 
 
-def preservation_reward(question: str, final_context: Sequence[dict[str, Any]]) -> float:
-    """R_preservation (eq. 21): 1 if every key term of the query is in the context at answer time, else 0."""
-    return float(terms_preserved(extract_key_terms(question), context_text(final_context)))
+def preservation_reward(question: str, answer_context: Sequence[dict[str, Any]]) -> float:
+    """R_preservation (eq. 21): 1 if every key term of the query is in the context the model saw when answering
+    (`Trajectory.answer_context()`: never text the answer itself added), else 0."""
+    return float(terms_preserved(extract_key_terms(question), context_text(answer_context)))
 
 
 def context_reward(compression: float, preventive: float, preservation: float) -> float:
@@ -106,5 +107,6 @@ def memory_reward(storage: float, maintenance: float, relevance: float) -> float
 
 
 def penalties(traj: Trajectory, rounds_penalty: float, overflow_penalty: float) -> tuple[float, float]:
-    """P_penalty terms (eq. 26): (P_rounds · 1[rounds exceeded], P_overflow · 1[context overflow])."""
+    """P_penalty terms (eq. 26): (P_rounds · 1[stage 3 ran out of rounds without an answer], P_overflow ·
+    1[the context exceeded the budget itself]); the stages record both events (`stages/turn.py`)."""
     return (rounds_penalty if traj.rounds_exceeded else 0.0, overflow_penalty if traj.context_overflow else 0.0)

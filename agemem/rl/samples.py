@@ -23,6 +23,13 @@ from torch import Tensor
 
 from agemem.batching import length_partition
 from agemem.records import Step, Trajectory
+from agemem.tools.schemas import (
+    ADD_MEMORY,
+    FILTER_CONTEXT,
+    RETRIEVE_MEMORY,
+    SUMMARY_CONTEXT,
+    UPDATE_MEMORY,
+)
 
 
 @dataclass
@@ -46,26 +53,52 @@ class StepSample:
         return self.response_mask if self.response_mask is not None else [1] * len(self.response_ids)
 
 
+# algorithm.step_filter: which model calls become training samples. `all` (the paper: every step of every stage);
+# `official` (the official code's experience filter): a step that made a call relevant to its stage, gave an
+# answer, or is the trajectory's last step.
+STEP_FILTERS = ("all", "official")
+STAGE_RELEVANT_CALLS = {
+    1: frozenset({ADD_MEMORY, RETRIEVE_MEMORY, UPDATE_MEMORY}),
+    2: frozenset({FILTER_CONTEXT, SUMMARY_CONTEXT}),
+    3: frozenset({SUMMARY_CONTEXT, FILTER_CONTEXT, RETRIEVE_MEMORY}),
+}
+
+
 def is_trainable(step: Step) -> bool:
     """A step trains only when it generated something: an empty response has no token to put a loss on
     (it happens when the engine stops at once, e.g. the context budget left no room to generate)."""
     return len(step.response_ids) > 0
 
 
-def count_trainable_steps(trajectories: Sequence[Trajectory]) -> Tensor:
+def kept_steps(traj: Trajectory, step_filter: str = "all") -> list[tuple[int, Step]]:
+    """(index, step) of the trajectory's steps that become samples under `step_filter` (STEP_FILTERS), trainable
+    ones only. The official filter asks for a stage-relevant call among the calls the step requested."""
+    if step_filter not in STEP_FILTERS:
+        raise ValueError(f"algorithm.step_filter={step_filter!r}: must be one of {list(STEP_FILTERS)}")
+    last = len(traj.steps) - 1
+    kept = []
+    for i, step in enumerate(traj.steps):
+        relevant = any(c.name in STAGE_RELEVANT_CALLS.get(step.stage, ()) for c in step.action.tool_calls)
+        official = relevant or step.action.kind == "answer" or i == last
+        if is_trainable(step) and (step_filter == "all" or official):
+            kept.append((i, step))
+    return kept
+
+
+def count_trainable_steps(trajectories: Sequence[Trajectory], step_filter: str = "all") -> Tensor:
     """Number of samples `build_step_samples` makes from each trajectory — the `steps_per_trajectory` for
     `stepwise_advantages` and `broadcast_to_steps`.
 
     Shape: → (N,) int64.
     """
-    return torch.tensor([sum(is_trainable(s) for s in t.steps) for t in trajectories], dtype=torch.long)
+    return torch.tensor([len(kept_steps(t, step_filter)) for t in trajectories], dtype=torch.long)
 
 
 def build_step_samples(
-    trajectories: Sequence[Trajectory], advantages: Tensor | Sequence[float]
+    trajectories: Sequence[Trajectory], advantages: Tensor | Sequence[float], step_filter: str = "all"
 ) -> list[StepSample]:
-    """One `StepSample` per trainable model call, every stage, in trajectory then step order; each carries its
-    trajectory's advantage A_k (SPEC.md §5). Steps with an empty response are skipped (`is_trainable`).
+    """One `StepSample` per kept model call (`kept_steps`: with `all`, every trainable call of every stage), in
+    trajectory then step order; each carries its trajectory's advantage A_k (SPEC.md §5).
 
     Shape: advantages (N,) with N = len(trajectories).
     """
@@ -74,9 +107,7 @@ def build_step_samples(
         raise ValueError(f"{len(adv)} advantages for {len(trajectories)} trajectories")
     samples = []
     for traj, a in zip(trajectories, adv):
-        for i, step in enumerate(traj.steps):
-            if not is_trainable(step):
-                continue
+        for i, step in kept_steps(traj, step_filter):
             if len(step.response_logprobs) != len(step.response_ids):
                 raise ValueError(
                     f"episode {traj.episode_id} rollout {traj.group_index} step {i}: "

@@ -33,9 +33,24 @@ SYSTEM_PROMPT = (
     "Delete_memory(memory_id, confirmation), Retrieve_memory(query, top_k), Summary_context(span), "
     "Filter_context(criteria)."
 )
+# curriculum.tool_format=hermes: Qwen's native format, one JSON object per <tool_call> block.
+HERMES_SYSTEM_PROMPT = (
+    "You are an agent with a long-term memory (LTM) and a short-term context. Think in <think>...</think>, then "
+    'either call memory tools, one call per block: <tool_call>{"name": ..., "arguments": {...}}</tool_call> '
+    "(several blocks for several calls), or reply <answer>...</answer>. Tools: Add_memory(content), "
+    "Update_memory(memory_id, content), Delete_memory(memory_id, confirmation), Retrieve_memory(query, top_k), "
+    "Summary_context(span), Filter_context(criteria)."
+)
 # curriculum.prompt_style=compact: the protocol is learnt from demonstrations, not read from the prompt.
 COMPACT_SYSTEM_PROMPT = "You are a memory agent."
 SYSTEM_PROMPTS = {"full": SYSTEM_PROMPT, "compact": COMPACT_SYSTEM_PROMPT}
+
+
+def system_prompt_for(curriculum: CurriculumConfig) -> str:
+    """The system prompt of `curriculum.prompt_style`; the full style describes `curriculum.tool_format`."""
+    if curriculum.prompt_style == "full" and curriculum.tool_format == "hermes":
+        return HERMES_SYSTEM_PROMPT
+    return SYSTEM_PROMPTS.get(curriculum.prompt_style, SYSTEM_PROMPT)
 
 
 @dataclass
@@ -45,7 +60,7 @@ class CollectSettings:
     curriculum: CurriculumConfig
     memory: MemoryConfig
     rollout: RolloutConfig
-    system_prompt: str | None = None  # None: the one of curriculum.prompt_style (SYSTEM_PROMPTS)
+    system_prompt: str | None = None  # None: `system_prompt_for(curriculum)`
 
 
 PLAIN = {"role", "content"}  # a message with only these keys renders from them alone
@@ -117,13 +132,14 @@ def collect(
         summarizer=settings.memory.summarizer,
         extractive=extractive_summary,
         budget_threshold=int(settings.curriculum.early_stop_fraction * settings.curriculum.context_budget),
+        context_budget=settings.curriculum.context_budget,
         max_rounds=settings.curriculum.max_rounds,
         count_context=lambda messages: len(renderer.prompt_ids(messages)),
         prompt_style=settings.curriculum.prompt_style,
     )
     system_prompt = settings.system_prompt
     if system_prompt is None:
-        system_prompt = SYSTEM_PROMPTS.get(settings.curriculum.prompt_style, SYSTEM_PROMPT)
+        system_prompt = system_prompt_for(settings.curriculum)
     runs: list[Generator[Request, Completion, Trajectory]] = []
     for episode in episodes:
         for k in range(group_size):

@@ -2,6 +2,10 @@
 
 from dataclasses import dataclass
 
+OLD_LOGPROBS = ("engine", "recompute")
+BF16_MODES = ("auto", "true", "false")
+DIST_BACKENDS = ("auto", "nccl", "gloo")
+
 
 @dataclass
 class AlgorithmConfig:
@@ -32,6 +36,9 @@ class AlgorithmConfig:
     loss_agg_constant: float | None = None
     # Old log-probs: engine (recorded at generation) or recompute (a forward pass of the actor before updating).
     old_logprobs: str = "engine"
+    # Which model calls train: all (the paper: every step of every stage) | official (the official code's filter: a
+    # stage-relevant call, an answer, or the trajectory's last step).
+    step_filter: str = "all"
     # Control experiment: permute rewards within each batch before computing advantages.
     shuffle_rewards: bool = False
     # Train consecutive calls of a trajectory whose prompt extends the previous prompt + response as one sequence

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from agemem.train.config import DeepSpeedConfig, TrainerConfig
+from agemem.train.config import BF16_MODES, DeepSpeedConfig, TrainerConfig
 
 log = logging.getLogger("agemem")
 ZERO_STAGES = (0, 1, 2, 3)
@@ -22,8 +22,8 @@ ZERO_STAGES = (0, 1, 2, 3)
 
 def bf16_enabled(cfg: DeepSpeedConfig) -> bool:
     """Resolve `deepspeed.bf16`: auto is on where CUDA supports bf16 (off on CPU, where it is slow)."""
-    if cfg.bf16 not in ("auto", "true", "false"):
-        raise ValueError(f"deepspeed.bf16={cfg.bf16!r}: must be one of ['auto', 'true', 'false']")
+    if cfg.bf16 not in BF16_MODES:
+        raise ValueError(f"deepspeed.bf16={cfg.bf16!r}: must be one of {list(BF16_MODES)}")
     if cfg.bf16 == "auto":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     return cfg.bf16 == "true"

@@ -33,6 +33,7 @@ from agemem.rl import (
     stepwise_advantages,
 )
 from agemem.rollout.collector import CollectSettings, collect
+from agemem.rollout.config import RolloutConfig
 from agemem.rollout.factory import build_engine
 from agemem.rollout.stats import rollout_metrics
 from agemem.runtime import seed_everything
@@ -72,6 +73,7 @@ def run_train(cfg: Config) -> None:
         raise ValueError(f"trainer.tasks_per_step={cfg.trainer.tasks_per_step} must be a multiple of the "
                          f"{world} ranks (whole groups stay on one rank)")
     check_sample_options(cfg)
+    check_training_sampling(cfg.rollout)
     out = run_output_dir(cfg, rank)
     seed_everything(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
@@ -134,10 +136,11 @@ def run_train(cfg: Config) -> None:
         group_ids = [f"{t.episode_id}#{i // cfg.rollout.group_size}" for i, t in enumerate(trajectories)]
         advantages = stepwise_advantages(
             rewards, group_ids, eps=cfg.algorithm.eps, norm_by_std=cfg.algorithm.norm_by_std,
-            steps_per_trajectory=count_trainable_steps(trajectories), normalize_over=cfg.algorithm.normalize_over,
+            steps_per_trajectory=count_trainable_steps(trajectories, cfg.algorithm.step_filter),
+            normalize_over=cfg.algorithm.normalize_over,
             divide_by_length=cfg.algorithm.divide_by_length,
         )
-        samples = build_step_samples(trajectories, advantages)
+        samples = build_step_samples(trajectories, advantages, cfg.algorithm.step_filter)
         if cfg.algorithm.merge_prefix_steps:
             samples = merge_prefix_chains(samples)
         # 4. Update: exactly one optimizer step for the batch.
@@ -146,15 +149,15 @@ def run_train(cfg: Config) -> None:
                                    cfg.trainer.micro_batch_tokens)
         if cfg.algorithm.old_logprobs == "recompute":
             for s, lp in zip(samples, recompute_logprobs(actor.module, samples, micro, tokenizer.pad_token_id,
-                                                        cfg.rollout.temperature or 1.0, actor.device)):
+                                                        cfg.rollout.temperature, actor.device)):
                 s.old_logprobs = lp
         if reference is not None:
             for s, lp in zip(samples, recompute_logprobs(reference, samples, micro, tokenizer.pad_token_id,
-                                                        cfg.rollout.temperature or 1.0, actor.device)):
+                                                        cfg.rollout.temperature, actor.device)):
                 s.ref_logprobs = lp
         actor_metrics = update_actor(
             actor, samples, cfg.algorithm, token_budget=cfg.trainer.micro_batch_tokens,
-            pad_id=tokenizer.pad_token_id, temperature=cfg.rollout.temperature or 1.0,
+            pad_id=tokenizer.pad_token_id, temperature=cfg.rollout.temperature,
             agg_constant=agg_constant, world_size=world,
         )
         timing["timing_s/update"] = time.perf_counter() - t0
@@ -206,6 +209,19 @@ def check_sample_options(cfg: Config) -> None:
     if cfg.algorithm.combine_duplicates and cfg.algorithm.kl_coef > 0:
         raise ValueError(f"algorithm.combine_duplicates=true needs algorithm.kl_coef=0 (got "
                          f"{cfg.algorithm.kl_coef}): set algorithm.combine_duplicates=false")
+
+
+def check_training_sampling(rollout: RolloutConfig) -> None:
+    """The policy-gradient ratio π_θ/π_old compares the trainer's full-softmax log-probs at `temperature` with the
+    engine's: sampling must be exactly that distribution. Greedy decoding has no log-probs to train on, and
+    top-p/top-k renormalise the engine's distribution, which the trainer's softmax does not (a biased ratio)."""
+    if rollout.temperature <= 0:
+        raise ValueError(f"rollout.temperature={rollout.temperature}: greedy decoding is for evaluation; training "
+                         "samples from the policy (set rollout.temperature > 0, e.g. 1.0 or the official 0.6)")
+    if rollout.top_p < 1.0 or rollout.top_k > 0:
+        raise ValueError(f"rollout.top_p={rollout.top_p}, rollout.top_k={rollout.top_k}: truncated sampling is not "
+                         "supported in training (the engine's renormalised log-probs would not match the trainer's "
+                         "full softmax in the PPO ratio); use rollout.top_p=1.0 rollout.top_k=0")
 
 
 def save_checkpoint(actor, root, step: int, rank: int, run_id: str, cfg: Config, n_train: int | None = None) -> None:

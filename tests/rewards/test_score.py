@@ -30,7 +30,7 @@ def good(b):
             {"id": "m1", "content": M1, "score": 0.9}, {"id": "m2", "content": M2, "score": 0.7}]}),
             context_tokens=1000),
         b.step(3, answer="The Raconteurs", context_tokens=1100),
-        answer="The Raconteurs", answer_context_tokens=500, context_budget=2000,
+        answer="The Raconteurs", answer_context_tokens=500, context_budget=2000, max_rounds=5,
         stm_final=[{"role": "system", "content": "You manage memory."},  # 18 characters
                    {"role": "user", "content": b.QUESTION},  # 52
                    {"role": "assistant", "content": "<answer>The Raconteurs</answer>"}],  # 31
@@ -40,7 +40,7 @@ def good(b):
 def failed(b):
     """No answer, out of rounds, overflowed, the query filtered away, no tool calls."""
     return b.trajectory(
-        b.step(1), b.step(2), b.step(3), answer=None, rounds_exceeded=True, context_overflow=True,
+        b.step(1), b.step(2), b.step(3), answer=None, rounds_exceeded=True, context_overflow=True, max_rounds=5,
         answer_context_tokens=2400, context_budget=2000, stm_final=[{"role": "user", "content": "Muse won a Grammy."}],
     )
 
@@ -68,7 +68,7 @@ def test_good_trajectory_paper_preset(b):
     assert (r.storage, r.maintenance, r.relevance) == (0.5, 1.0, 0.5)
     assert r.memory == pytest.approx(2 / 3)
     assert (r.penalty, r.penalty_rounds, r.penalty_overflow) == (0.0, 0.0, 0.0)
-    assert r.tool_efficiency == pytest.approx(1.0)  # 5 calls / 4 rounds, all four tool kinds, 4 rounds
+    assert r.tool_efficiency == 0.0  # not a term of the paper's reward
     assert r.total == pytest.approx(1 + 2.75 / 3 + 2 / 3)
     third = score(good(b), b.episode(), RewardConfig(paper_weights="third"))
     assert third.total == pytest.approx((1 + 2.75 / 3 + 2 / 3) / 3)
@@ -77,9 +77,16 @@ def test_good_trajectory_paper_preset(b):
 def test_good_trajectory_official_preset(b):
     cfg = RewardConfig(preset="agemem_official", token_estimate="chars")
     r = score(good(b), b.episode(), cfg)
-    assert r.compression == pytest.approx(1 - 25 / 2000)  # (18 + 52 + 31) // 4 = 25 estimated tokens
-    context = (1 - 25 / 2000 + 1 + 1) / 3
-    assert r.total == pytest.approx(0.5 * 1 + 0.2 * 1.0 + 0.15 * context + 0.15 * (2 / 3))
+    assert r.compression == pytest.approx(1 - 25.25 / 2000)  # (18 + 52 + 31) / 4 = 25.25 estimated tokens
+    assert (r.preventive, r.preservation) == (1.0, 1.0)  # Filter, no overflow; the question still in the context
+    context = (1 - 25.25 / 2000 + 1 + 1) / 3
+    # No LLM judge: storage by the keyword fallback (neither entry is > 50 characters with a keyword: 0),
+    # relevance 0.5 (the retrieval was followed by another call), maintenance 1 (the Update succeeded).
+    assert (r.storage, r.maintenance, r.relevance) == (0.0, 1.0, 0.5)
+    # 5 successful calls / 2 stage-3 rounds = 2.5: no scale term; Retrieve + Filter + Add: 0.5; 0.2·(1 − 2/5)
+    assert r.tool_efficiency == pytest.approx(0.62)
+    assert r.penalty == 0.0
+    assert r.total == pytest.approx(0.5 * 1 + 0.2 * 0.62 + 0.15 * context + 0.15 * 0.5)
 
 
 def test_failed_trajectory_every_penalty(b):
@@ -91,8 +98,11 @@ def test_failed_trajectory_every_penalty(b):
     assert r.total == pytest.approx(-2.5)
     assert score(failed(b), b.episode(), RewardConfig(paper_weights="third")).total == pytest.approx(-1 / 3 - 1.5)
     official = score(failed(b), b.episode(), RewardConfig(preset="agemem_official"))
-    assert official.tool_efficiency == pytest.approx(-0.1)  # 0 calls: −0.2; 3 rounds: +0.1
-    assert official.total == -1.0  # −0.5 − 0.02 − 1.5 = −2.02, clipped
+    assert official.tool_efficiency == pytest.approx(0.16)  # no calls; 1 stage-3 round of 5: 0.2·(1 − 1/5)
+    # The official penalties look at the final context (18 characters: no overflow) and the stage-3 rounds (1 < 5).
+    assert (official.penalty_rounds, official.penalty_overflow) == (0.0, 0.0)
+    context = (1 - 4.5 / 2000) / 3  # compression only: the question is not in the context
+    assert official.total == pytest.approx(-1 + 0.2 * 0.16 + 0.15 * context)  # no answer: −1 unweighted
 
 
 def test_late_context_tool_wrong_answer_and_delete(b):
@@ -102,6 +112,19 @@ def test_late_context_tool_wrong_answer_and_delete(b):
     assert (r.storage, r.maintenance, r.relevance) == (1.0, 1.0, 0.0)
     assert r.penalty == -0.5
     assert r.total == pytest.approx(0.0 + 1.5 / 3 + 2 / 3 - 0.5)
+
+
+def test_preservation_is_measured_on_the_context_the_answer_saw(b):
+    """An answer that repeats the question's key terms does not preserve them: the context it saw had lost them."""
+    answered = b.step(3, answer="Muse or The Raconteurs: The Raconteurs")
+    lost = [{"role": "system", "content": "You manage memory."},
+            {"role": "tool", "content": "[summary of 4 messages]\nA question about two bands."},
+            {"role": "assistant", "content": answered.action.answer}]
+    traj = b.trajectory(answered, answer=answered.action.answer, max_rounds=5, stm_final=lost, answer_context_len=2)
+    assert score(traj, b.episode(), PAPER).preservation == 0.0
+    assert score(traj, b.episode(), RewardConfig(preset="agemem_official")).preservation == 0.0
+    whole = b.trajectory(answered, answer=answered.action.answer, max_rounds=5, stm_final=lost)  # no length: all
+    assert score(whole, b.episode(), PAPER).preservation == 1.0
 
 
 class SpyJudge:
@@ -163,7 +186,7 @@ def test_unparsable_llm_replies_fall_back_to_rules(b, caplog):
 
 
 def test_unknown_preset_and_missing_episode_are_errors(b):
-    with pytest.raises(ValueError, match="agemem_official.*agemem_paper"):
+    with pytest.raises(ValueError, match="agemem_paper.*agemem_official"):
         score(good(b), b.episode(), RewardConfig(preset="paper"))
     with pytest.raises(ValueError, match="mem_alpha"):
         score(good(b), b.episode(), RewardConfig(preset="mem_alpha"))

@@ -261,3 +261,29 @@ def _masked_logprobs(row_logprobs: torch.Tensor, row_mask: torch.Tensor, sample:
     """One old log-prob per response id of a merged sample: the model's on trained ids, 0 on context ids."""
     span = slice(len(sample.prompt_ids) - 1, len(sample.prompt_ids) - 1 + len(sample.response_ids))
     return (row_logprobs[span] * row_mask[span]).tolist()
+
+
+def test_official_step_filter_keeps_stage_relevant_calls_answers_and_the_last_step():
+    from agemem.rl.samples import kept_steps
+    from agemem.tools.actions import ToolCall
+
+    def call(stage: int, *names: str) -> Step:
+        return replace(_step(stage, [1], [2]), action=Action(kind="tool_calls",
+                                                             tool_calls=[ToolCall(n, {}) for n in names]))
+
+    traj = Trajectory("ep", 0, steps=[
+        call(1, "Add_memory"),  # relevant to stage 1: kept
+        call(1, "Filter_context"),  # a stage-2 tool in stage 1: dropped
+        replace(_step(1, [1], [2]), action=Action(kind="answer", answer="done")),  # an answer: kept
+        call(2, "Retrieve_memory"),  # not a stage-2 tool: dropped
+        call(2, "Delete_memory", "Summary_context"),  # one relevant call is enough: kept
+        replace(_step(2, [1], [2]), action=Action(kind="format_error", error="x")),  # dropped
+        call(3, "Retrieve_memory"),  # kept
+        call(3, "Add_memory"),  # not a stage-3 tool, but the last step: kept
+    ])
+    assert [i for i, _ in kept_steps(traj, "official")] == [0, 2, 4, 6, 7]
+    assert [i for i, _ in kept_steps(traj, "all")] == list(range(8))
+    assert count_trainable_steps([traj], "official").tolist() == [5]
+    assert [s.stage for s in build_step_samples([traj], [1.0], "official")] == [1, 1, 2, 3, 3]
+    with pytest.raises(ValueError, match=r"algorithm.step_filter='paper'.*\['all', 'official'\]"):
+        kept_steps(traj, "paper")

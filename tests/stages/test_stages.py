@@ -240,6 +240,25 @@ def test_paper_variant_retrieves_before_each_context_message(tokenizer, monkeypa
     assert not any(s.tool_results and s.tool_results[0].name == "Retrieve_memory" for s in traj.steps if s.stage == 1)
 
 
+def test_paper_alg3_switch_an_answer_ends_stage_1(tokenizer, monkeypatch):
+    (default,), _, _ = rollout(tokenizer, monkeypatch)
+    assert [s.stage for s in default.steps].count(1) == 2 * len(EPISODE.contexts)  # an answer ends the turn only
+    (traj,), _, requests = rollout(tokenizer, monkeypatch, answer_ends_stage1=True)
+    assert [s.stage for s in traj.steps][:3] == [1, 1, 2]  # Add, then the answer ends stage 1
+    assert [e["content"] for e in traj.ltm_final] == EPISODE.contexts[:1]
+    shown = " ".join(m["content"] for r in policy_requests(requests, traj) for m in r.messages)
+    assert EPISODE.contexts[1] not in shown and traj.stage_end[1] == END_DONE
+
+
+def test_the_hermes_format_gets_a_system_prompt_that_describes_it():
+    from agemem.rollout.collector import HERMES_SYSTEM_PROMPT, SYSTEM_PROMPT, system_prompt_for
+
+    assert system_prompt_for(CurriculumConfig(tool_format="hermes")) == HERMES_SYSTEM_PROMPT
+    assert 'one call per block: <tool_call>{"name"' in HERMES_SYSTEM_PROMPT
+    assert system_prompt_for(CurriculumConfig()) == SYSTEM_PROMPT and '<tool_call>[{"name"' in SYSTEM_PROMPT
+    assert system_prompt_for(CurriculumConfig(tool_format="hermes", prompt_style="compact")) == SYSTEM
+
+
 def test_official_variant_shows_all_context_in_one_message(tokenizer, monkeypatch):
     (traj,), _, requests = rollout(tokenizer, monkeypatch, stage1_variant="official")
     asked = policy_requests(requests, traj)
@@ -265,33 +284,68 @@ def test_round_limits_end_stages(tokenizer, monkeypatch):
     assert len(traj.ltm_final) == len(traj.steps)
 
 
-def test_both_penalty_events_of_one_stage_are_recorded():
+def test_record_end_names_the_auto_stop_then_a_round_limit_and_sets_no_penalty():
     traj = Trajectory("ep", 0)
     record_end(traj, 1, [END_ROUND_LIMIT, END_BUDGET])
-    assert traj.stage_end == {1: END_BUDGET} and traj.rounds_exceeded and traj.context_overflow
-    record_end(traj, 2, [END_DONE])
-    assert traj.stage_end[2] == END_DONE and traj.rounds_exceeded and traj.context_overflow
+    record_end(traj, 2, [END_ROUND_LIMIT, END_DONE])
+    record_end(traj, 3, [END_DONE])
+    assert traj.stage_end == {1: END_BUDGET, 2: END_ROUND_LIMIT, 3: END_DONE}
+    assert not traj.rounds_exceeded and not traj.context_overflow  # penalty events are recorded where they happen
+
+
+def test_using_every_round_in_stages_1_and_2_costs_nothing(tokenizer, monkeypatch):
+    def busy_then_answers(messages):
+        if stage_of(messages) == "3":
+            return answer("Paris")
+        return calls(("Add_memory", {"content": "a note"}))  # never ends a stage-1/2 turn by itself
+
+    (traj,), _, _ = rollout(tokenizer, monkeypatch, script=busy_then_answers, max_rounds=2, num_distractors=2)
+    assert traj.stage_end == {1: END_ROUND_LIMIT, 2: END_ROUND_LIMIT, 3: END_DONE}
+    assert not traj.rounds_exceeded and traj.answer == "Paris"  # P_rounds only for stage 3
 
 
 @pytest.mark.parametrize("tools_in_prompt", [False, True])
-def test_budget_early_stop_ends_the_stage_without_another_call(tokenizer, monkeypatch, tools_in_prompt):
+def test_auto_stop_after_a_call_ends_only_the_current_inputs_rounds(tokenizer, monkeypatch, tools_in_prompt):
     (free,), _, _ = rollout(tokenizer, monkeypatch, tools_in_prompt=tools_in_prompt, context_budget=100_000)
     lengths = [s.context_tokens for s in free.steps if s.stage == 1]
-    assert lengths == sorted(lengths) and lengths[1] < lengths[2]
-    threshold = lengths[2] - 1  # steps 0 and 1 fit; the context before step 2 passes the threshold
+    assert [s.round for s in free.steps if s.stage == 1] == [0, 1] * 3 and lengths == sorted(lengths)
+    threshold = lengths[3] - 1  # the context after input 2's Add call (step 3's prompt) passes it
     (traj,), engine, _ = rollout(tokenizer, monkeypatch, tools_in_prompt=tools_in_prompt,
                                  context_budget=2 * threshold, early_stop_fraction=0.5)
     stage1 = [s for s in traj.steps if s.stage == 1]
-    assert [s.prompt_ids for s in stage1] == [s.prompt_ids for s in free.steps[:2]]
-    assert traj.stage_end[1] == END_BUDGET and traj.context_overflow and not traj.rounds_exceeded
-    # No model call after the stop in stage 1: the engine saw exactly the prompts of the recorded steps.
-    prompts = [p for call in engine.calls for p in call]
-    assert prompts == [decoded(tokenizer, s) for s in traj.steps]
-    assert sum(stage_of(parse_prompt(p)) == "1" for p in prompts) == 2
-    # The count is of the whole prompt (tool schemas included): no prompt the model saw passes the threshold.
-    assert all(s.context_tokens <= threshold for s in traj.steps)
-    # Stage 2 starts from a reset context, under the threshold again: it runs in full.
+    # Input 1: Add, answer. Input 2: Add, then the auto-stop. Input 3 still arrives: its first call is always made
+    # (Add), then the auto-stop again.
+    assert [s.round for s in stage1] == [0, 1, 0, 0]
+    assert [s.prompt_ids for s in stage1[:3]] == [s.prompt_ids for s in free.steps[:3]]
+    assert EPISODE.contexts[2] in decoded(tokenizer, stage1[3])
+    assert [e["content"] for e in traj.ltm_final] == EPISODE.contexts
+    assert traj.stage_end[1] == END_BUDGET
+    # Never above the budget itself: no overflow; no stage ran out of rounds.
+    assert max(s.context_tokens for s in traj.steps) <= 2 * threshold
+    assert not traj.context_overflow and not traj.rounds_exceeded
+    # The engine saw exactly the prompts of the recorded steps.
+    assert [p for call in engine.calls for p in call] == [decoded(tokenizer, s) for s in traj.steps]
+    # Stage 2 starts from a reset context, under the threshold again: it runs in full; stage 3 gets its call.
     assert traj.stage_end[2] == END_DONE and [s.stage for s in traj.steps].count(2) == 6
+    assert traj.steps[-1].stage == 3
+
+
+def test_stage_2_ending_above_the_threshold_still_leaves_stage_3_its_answer(tokenizer, monkeypatch):
+    def answers_at_once_in_stage_3(messages):
+        stage, (role, content) = stage_of(messages), messages[-1]
+        if stage == "3":
+            return answer("Paris")
+        if role != "user":
+            return answer("done")
+        return calls(("Add_memory", {"content": body_line(content)}))
+
+    # 40 tokens: the system prompt and one input already pass 0.8 × 40 after a call.
+    (traj,), _, _ = rollout(tokenizer, monkeypatch, script=answers_at_once_in_stage_3, context_budget=40,
+                            num_distractors=3)
+    assert [s.stage for s in traj.steps] == [1, 1, 1, 2, 2, 2, 3]  # every input gets exactly its first call
+    assert traj.stage_end == {1: END_BUDGET, 2: END_BUDGET, 3: END_DONE}
+    assert traj.answer == "Paris" and not traj.rounds_exceeded
+    assert traj.steps[-1].context_tokens > 40 and traj.context_overflow  # P_overflow: above the budget itself
 
 
 def test_format_error_is_reported_back_as_a_tool_message(tokenizer, monkeypatch):
@@ -304,9 +358,12 @@ def test_format_error_is_reported_back_as_a_tool_message(tokenizer, monkeypatch)
     asked = policy_requests(requests, traj)
     step = traj.steps[0]
     assert step.action.kind == "format_error" and step.action.error and step.tool_results == []
-    assert asked[1].messages[-2:] == [
+    # A call without tool calls ends the turn on that input: the next input follows the error message.
+    assert asked[1].messages[-3:] == [
         {"role": "assistant", "content": "I will remember that."},
         {"role": "tool", "content": f"[format error]\n{step.action.error}"},
+        {"role": "user", "content": f"[information]\n{EPISODE.contexts[1]}\nStore what may matter later, then "
+                                    "reply <answer>done</answer>."},
     ]
     assert f"<tool_response>\n[format error]\n{step.action.error}\n</tool_response>" in decoded(tokenizer, traj.steps[1])
     assert stage_stats([traj])[1]["format_errors"] == len(EPISODE.contexts)
