@@ -10,7 +10,8 @@ phase stops the demo and names its folder):
     control_seed<s>     the first seed's run with algorithm.shuffle_rewards=true (demo.shuffle_rewards)
 
 With demo.parallel_runs=N the RL phases run N at a time (each with 1/N of the threads, output in <phase>/run.log).
-Then a table, `demo_summary.json` and `demo_curves.png` (held-out success against wall time, and per RL step).
+Then a table, `demo_summary.json` and `demo_curves.png` (held-out success against wall time and per RL step;
+reward components and tool calls by type per RL step).
 """
 
 import json
@@ -168,15 +169,32 @@ def summary_table(summary: dict[str, Any], phases: list[Phase]) -> str:
     return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:], footer])
 
 
+REWARD_PANEL = ("task", "context", "memory", "penalty")  # reward/<term>/mean per RL step
+TOOL_PANEL = ("Add_memory", "Update_memory", "Delete_memory", "Retrieve_memory", "Summary_context", "Filter_context")
+
+
+def mean_curve(phases: list[Phase], key: str) -> tuple[list[int], list[float]]:
+    """(steps, value of `key` averaged over `phases` at each step every phase logged)."""
+    by_step: dict[int, list[float]] = {}
+    for phase in phases:
+        for step, _, value in phase.curve(key):
+            by_step.setdefault(step, []).append(value)
+    steps = sorted(s for s, values in by_step.items() if len(values) == len(phases))
+    return steps, [sum(by_step[s]) / len(phases) for s in steps]
+
+
 def plot_curves(phases: list[Phase], summary: dict[str, Any], path: Path) -> None:
-    """Left: success against demo wall time (SFT validation, then held-out per RL run; phases shaded).
-    Right: held-out success against RL step, every seed and the control over the SFT level."""
+    """Top left: success against demo wall time (SFT validation, then held-out per RL run; phases shaded).
+    Top right: held-out success against RL step, every seed and the control over the SFT level.
+    Bottom: what the training batches did per RL step, averaged over the RL seeds (solid) and the control
+    (dotted): the reward's components, and tool calls per trajectory by type, so that a shortcut (a component
+    rising while the task falls, a tool abandoned) is visible at a glance."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (wall, steps) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, ((wall, steps), (rewards, tools)) = plt.subplots(2, 2, figsize=(12, 9))
     sft = next(p for p in phases if p.name == "sft")
     wall.axvspan(sft.start_s / 60, sft.end_s / 60, color="0.9", label="SFT phase")
     sft_curve = sft.curve("eval/success")
@@ -188,9 +206,22 @@ def plot_curves(phases: list[Phase], summary: dict[str, Any], path: Path) -> Non
         for axis, xs in ((wall, [t / 60 for _, t, _ in curve]), (steps, [s for s, _, _ in curve])):
             axis.plot(xs, [v for _, _, v in curve], style, marker="o", label=phase.name)
     steps.axhline(summary["sft_heldout_success"], color="k", linestyle="--", label="SFT model")
+    seeds = [p for p in phases[1:] if not p.name.startswith("control")]
+    controls = [p for p in phases[1:] if p.name.startswith("control")]
+    for panel, names, key in ((rewards, REWARD_PANEL, "reward/{}/mean"), (tools, TOOL_PANEL, "tool_calls/{}/mean")):
+        for i, name in enumerate(names):
+            color = f"C{i}"
+            for group, style, label in ((seeds, "-", name), (controls, ":", None)):
+                if group:
+                    xs, ys = mean_curve(group, key.format(name))
+                    panel.plot(xs, ys, style, color=color, label=label)
     wall.set(xlabel="demo wall time (min)", ylabel="success", title="Success against wall time", ylim=(0, 1))
     steps.set(xlabel="RL step", ylabel="held-out success", title="Held-out success per RL step", ylim=(0, 1))
-    for axis in (wall, steps):
+    rewards.set(xlabel="RL step", ylabel="batch mean",
+                title="Reward components (RL seeds' mean; control dotted)")
+    tools.set(xlabel="RL step", ylabel="calls per trajectory",
+              title="Tool calls by type (RL seeds' mean; control dotted)")
+    for axis in (wall, steps, rewards, tools):
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     fig.tight_layout()

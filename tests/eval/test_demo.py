@@ -9,7 +9,7 @@ import pytest
 
 from agemem import PROJECT_ROOT
 from agemem.config import Config
-from agemem.eval.demo import Phase, plan_phases, plot_curves, summarize, summary_table
+from agemem.eval.demo import Phase, mean_curve, plan_phases, plot_curves, summarize, summary_table
 from agemem.eval.demo_config import DemoConfig
 from agemem.train.config import TrainerConfig
 
@@ -50,6 +50,14 @@ def test_the_table_and_the_plot(tmp_path):
     assert "-20.0 pt" in table and "200 held-out episodes" in table
     plot_curves(phases, summary, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_batch_curves_are_averaged_over_phases_at_steps_every_phase_logged():
+    a = Phase("rl_seed1", [], 1, records=[{"step": 1, "reward/task/mean": 0.2}, {"step": 2, "reward/task/mean": 0.4},
+                                          {"step": 3, "reward/task/mean": 0.9}])
+    b = Phase("rl_seed2", [], 2, records=[{"step": 1, "reward/task/mean": 0.6}, {"step": 2, "reward/task/mean": 0.0}])
+    assert mean_curve([a, b], "reward/task/mean") == ([1, 2], [pytest.approx(0.4), pytest.approx(0.2)])
+    assert mean_curve([a], "tool_calls/Add_memory/mean") == ([], [])
 
 
 def test_missing_held_out_evaluations_are_errors_naming_the_phase():
