@@ -43,3 +43,17 @@ bench: $(STAMP)
 
 clean:
 	rm -rf outputs multirun .cache
+
+# GPU check (bench/gpu.py, BENCHMARKS.md): ZeRO-2/3 bf16 updates of Qwen2.5-1.5B/7B-shaped models and the hf
+# engine's CUDA generation on one GPU; figures to bench/results/gpu.json. Not the CPU DeepSpeed accelerator the
+# rest of this file exports. A node without deepspeed installs it from .whl/ (made here by `make gpu-wheels`).
+.PHONY: gpu-check gpu-wheels
+GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+
+gpu-check:
+	env -u DS_ACCELERATOR $(GPU_PYTHON) bench/gpu.py $(if $(wildcard .whl/*.whl),--wheels .whl) \
+		--out bench/results/gpu.json
+
+# The wheels a GPU node lacks for the check (CPython 3.12, manylinux x86_64; ≤ 64 MiB), into .whl/.
+gpu-wheels:
+	PIP="$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m pip" bash bench/gpu_wheels.sh .whl

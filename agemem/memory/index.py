@@ -5,7 +5,12 @@ document; the LTM does ranking, filtering and tie-breaking itself, so both index
 Shape legend: N documents.
 """
 
+import os
 from typing import Protocol
+
+# bm25s runs a jax top-k at import when jax is installed; on a GPU node jax would then reserve 75% of the GPU's
+# memory for itself before training starts (seen on an H200). Its top-k on a few entries belongs on the CPU.
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import bm25s
 import numpy as np
