@@ -11,7 +11,7 @@ class RewardConfig:
     preset: str = "agemem_paper"
     # agemem_paper weights: one (1.0 each, paper §4.1) | third (1/3 each, paper App. C.4).
     paper_weights: str = "one"
-    # agemem_official: weight of R_task.
+    # agemem_official: weight of the judge score when an answer was given.
     w_task: float = 0.5
     # agemem_official: weight of the tool-efficiency term.
     w_tool_efficiency: float = 0.2
@@ -19,13 +19,14 @@ class RewardConfig:
     w_context: float = 0.15
     # agemem_official: weight of R_memory.
     w_memory: float = 0.15
-    # R_task when no answer was given (paper eq. 17: P_no-answer).
+    # R_task when no answer was given (paper eq. 17: P_no-answer; agemem_official adds it unweighted).
     no_answer_reward: float = -1.0
-    # Penalty when some stage ran out of rounds (paper eq. 26: P_rounds).
+    # P_rounds (paper eq. 26): stage 3 ran out of rounds unanswered (official: its rounds reached max_rounds).
     penalty_rounds: float = -1.0
-    # Penalty when the context passed the early-stop threshold (paper eq. 26: P_overflow).
+    # P_overflow (paper eq. 26): the context exceeded the budget itself (official: chars/4 of the final context).
     penalty_overflow: float = -0.5
-    # T_used of R_compression: tokenizer (answer_context_tokens) | chars (characters of the final context / 4).
+    # agemem_paper's T_used of R_compression: tokenizer (answer_context_tokens) | chars (final context chars // 4);
+    # agemem_official always uses chars / 4 of the final context.
     token_estimate: str = "tokenizer"
     # A stored entry counts as high-quality (R_storage) when its judge score is at least this.
     storage_threshold: float = 0.5
