@@ -10,7 +10,8 @@ executed, successful calls from the tool results (the trajectory's event log). d
       existence  = 0.2·[Retrieve used] + 0.2·[Summary or Filter used] + 0.1·[Add used]
       efficiency = 0.2·(1 − rounds/max_rounds)            rounds: stage-3 model calls (finished_at_round)
     context = (compression + preventive + preservation)/3, on chars/4 of the final context
-    memory  = (storage + maintenance + relevance)/3, LLM-judged storage and relevance with rule fallbacks
+    memory  = (storage + maintenance + relevance)/3, LLM-judged storage and relevance with rule fallbacks;
+              maintenance is the paper's (`terms.maintenance_reward`: a successful Update or Delete)
     P       = −1·[rounds ≥ max_rounds] − 0.5·[chars/4 of the final context > budget]
 """
 
@@ -21,11 +22,9 @@ from typing import Any
 from agemem.records import Trajectory
 from agemem.tools.schemas import (
     ADD_MEMORY,
-    DELETE_MEMORY,
     FILTER_CONTEXT,
     RETRIEVE_MEMORY,
     SUMMARY_CONTEXT,
-    UPDATE_MEMORY,
 )
 
 CALLS_PER_ROUND_RANGE = (0.3, 2.0)
@@ -169,11 +168,6 @@ def relevance_fallback(traj: Trajectory) -> float:
 def retrieved_items(traj: Trajectory) -> list[str]:
     """The first 10 retrieved items, in order: what the official relevance prompt lists."""
     return [c for _, contents in retrievals(traj) for c in contents][:JUDGED_SAMPLE]
-
-
-def maintenance(traj: Trajectory) -> float:
-    """r_maintenance = 1 if an Update_memory or Delete_memory call succeeded."""
-    return float(_used(traj, UPDATE_MEMORY, DELETE_MEMORY))
 
 
 def penalties(traj: Trajectory, rounds_penalty: float, overflow_penalty: float) -> tuple[float, float]:

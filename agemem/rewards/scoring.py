@@ -137,7 +137,7 @@ def _assemble_official(
     judged = [verdicts[i] for i in slots.storage]
     llm_storage = [v.score for v in judged] if judged and all(map(_from_llm, judged)) else None
     storage = official.storage(llm_storage, official.added_entries(traj), cfg.storage_threshold)
-    maintenance = official.maintenance(traj)
+    maintenance = terms.maintenance_reward(traj)
     relevance_verdict = None if slots.relevance is None else verdicts[slots.relevance]
     if relevance_verdict is not None and _from_llm(relevance_verdict):
         relevance = relevance_verdict.score

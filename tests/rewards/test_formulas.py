@@ -2,7 +2,7 @@
 
 import pytest
 
-from agemem.rewards import official
+from agemem.rewards import official, terms
 from agemem.rewards.config import RewardConfig
 from agemem.rewards.formulas import check_preset, official_total, paper_total
 from agemem.tools.schemas import (
@@ -61,7 +61,7 @@ def test_prose_naming_a_tool_and_failed_calls_earn_nothing(b):
     traj = b.trajectory(failed, prose, answer="…", max_rounds=5, stm_final=[
         {"role": "assistant", "content": prose.action.answer}])
     assert official.tool_term(traj) == pytest.approx(0.2 * (1 - 1 / 5))  # no calls, no tools: efficiency only
-    assert official.maintenance(traj) == 0.0
+    assert terms.maintenance_reward(traj) == 0.0
     assert official.relevance_fallback(traj) == 0.0
     assert official.preventive(traj) == 0.0
     assert official.added_entries(traj) == []
