@@ -460,3 +460,50 @@ def test_hermes_tool_format_drives_the_same_stages(tokenizer, monkeypatch):
     (traj,), _, _ = rollout(tokenizer, monkeypatch, script=hermes, stage1_variant="official", tool_format="hermes")
     assert [r.name for r in traj.steps[0].tool_results] == ["Add_memory"] * len(EPISODE.contexts)
     assert [e["content"] for e in traj.ltm_final] == EPISODE.contexts and traj.answer == "Paris"
+
+
+# ---------------------------------------------------------------- turn endings at their boundaries
+
+
+def drive_turn(after_call: list[int], texts: list[str], prompt_len: int = 10, budget: int = 100,
+               threshold: int = 80, max_rounds: int = 3) -> tuple[str, str | None, Trajectory]:
+    """`respond` driven by hand: call i gets a prompt of `prompt_len` ids and returns texts[i]; the context after it
+    measures after_call[i] tokens. Returns (end, answer, trajectory)."""
+    from agemem.memory import build_state
+    from stages.turn import Completion, TurnSettings, respond
+
+    counts = iter(after_call)
+    settings = TurnSettings(budget_threshold=threshold, context_budget=budget, max_rounds=max_rounds,
+                            summarizer="extractive", extractive=extractive_summary,
+                            count_context=lambda _messages: next(counts))
+    state = build_state(MemoryConfig(similarity="lexical", summarizer="extractive"), SYSTEM, lambda _m: 1)
+    traj = Trajectory("ep", 0)
+    turn = respond(state, traj, 3, settings)
+    next(turn)
+    try:
+        for text in texts:
+            turn.send(Completion([0] * prompt_len, Generation([1], [0.0], FINISH_STOP), text))
+    except StopIteration as done:
+        end, answer = done.value
+        return end, answer, traj
+    raise AssertionError("the turn did not end")
+
+
+ADD = calls(("Add_memory", {"content": "x"}))
+
+
+@pytest.mark.parametrize("after, end", [(80, END_ROUND_LIMIT), (81, END_BUDGET)])
+def test_auto_stop_is_strictly_above_the_threshold_after_a_call(after, end):
+    assert drive_turn([after] * 3, [ADD] * 3)[0] == end
+
+
+def test_a_call_without_tool_calls_ends_the_turn_even_above_the_threshold():
+    assert drive_turn([95], [answer("Paris")])[:2] == (END_DONE, "Paris")
+    assert drive_turn([10, 95], [ADD, "plain text"])[:2] == (END_DONE, None)
+
+
+@pytest.mark.parametrize("after, prompt, overflow", [(100, 10, False), (101, 10, True), (50, 100, False),
+                                                     (50, 101, True)])
+def test_overflow_is_strictly_above_the_budget_in_the_prompt_or_after_the_call(after, prompt, overflow):
+    *_, traj = drive_turn([after], [answer("Paris")], prompt_len=prompt)
+    assert traj.context_overflow is overflow
