@@ -1,10 +1,15 @@
-"""Hydra config: every group composes, typos fail by name, every field and YAML key is documented."""
+"""Hydra config: every group composes and every value its YAML sets reaches the typed config (the defaults, each
+group option, each experiment preset), every field a preset sets is read by the code, typos fail by name, every
+field and YAML key is documented."""
 
+import ast
 import dataclasses
 import inspect
 import re
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -26,18 +31,99 @@ def _compose(overrides: list[str]):
         return compose(config_name="config", overrides=overrides)
 
 
-def test_default_config_composes_into_the_schema():
-    cfg = OmegaConf.to_object(_compose([]))
+def _flatten(prefix: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out.update(_flatten(f"{prefix}.{key}" if prefix else key, inner))
+        return out
+    return {prefix: value}
+
+
+def _file_values(path: Path) -> dict[str, Any]:
+    """Every value a conf/ YAML file sets, by its dotted key in the root config: a group file's keys sit under the
+    group unless the file says `# @package _global_`. Its defaults list, Hydra's settings and `???` left out."""
+    data = {k: v for k, v in OmegaConf.to_container(OmegaConf.load(path)).items() if k not in ("defaults", "hydra")}
+    prefix = "" if path.parent == CONF or "# @package _global_" in path.read_text() else path.parent.name
+    return {k: v for k, v in _flatten(prefix, data).items() if v != "???"}
+
+
+def _choices(path: Path) -> dict[str, str]:
+    """group → option of a file's defaults list (`group: option` and `override /group: option` entries)."""
+    entries = OmegaConf.to_container(OmegaConf.load(path)).get("defaults", [])
+    return {key.removeprefix("override ").lstrip("/"): option
+            for entry in entries if isinstance(entry, dict) for key, option in entry.items() if option is not None}
+
+
+def _expected(choices: dict[str, str]) -> dict[str, Any]:
+    """What composing config.yaml with `group=option` choices must give, written out from the YAML files alone:
+    each chosen group file, then config.yaml's own values, then the experiment preset's (its group choices first)."""
+    root = CONF / "config.yaml"
+    chosen = {**_choices(root), **choices}
+    preset = CONF / "experiment" / f"{chosen.pop('experiment')}.yaml" if "experiment" in chosen else None
+    chosen.update(_choices(preset) if preset else {})
+    expected: dict[str, Any] = {}
+    for group, option in chosen.items():
+        expected.update(_file_values(CONF / group / f"{option}.yaml"))
+    expected.update(_file_values(root))
+    expected.update(_file_values(preset) if preset else {})
+    return expected
+
+
+def _typed(choices: dict[str, str]) -> Config:
+    """The typed config of `group=option` overrides (a real model's required path filled in)."""
+    overrides = [f"{group}={option}" for group, option in choices.items()]
+    cfg = _compose(overrides)
+    if OmegaConf.is_missing(cfg.model, "path"):
+        cfg = _compose([*overrides, "model.path=/models/somewhere"])
+    return OmegaConf.to_object(cfg)
+
+
+def _value(cfg: Config, key: str) -> Any:
+    value: Any = cfg
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _assert_yaml_values_reach_the_config(choices: dict[str, str]) -> None:
+    cfg = _typed(choices)
     assert isinstance(cfg, Config)
+    expected = _expected(choices)
+    assert len(expected) > 20
+    wrong = [f"{k}: YAML {v!r}, config {_value(cfg, k)!r}" for k, v in expected.items() if _value(cfg, k) != v]
+    assert not wrong, "values that did not reach the composed config:\n" + "\n".join(wrong)
+
+
+def test_default_config_composes_into_the_schema_with_every_yaml_value():
+    _assert_yaml_values_reach_the_config({})
+    assert _value(_typed({}), "trainer.total_steps") == 3  # the CPU default's own value (config.yaml), spot-checked
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g, opts in _groups().items() for o in opts])
-def test_every_group_option_composes(group, option):
-    overrides = [f"{group}={option}"]
-    if group == "model" and option != "tiny":
-        overrides.append("model.path=/models/somewhere")  # required (???) for real models
-    cfg = _compose(overrides)
-    OmegaConf.to_object(cfg)  # typed: every key exists in the schema with the right type
+def test_every_group_option_composes_with_its_values(group, option):
+    _assert_yaml_values_reach_the_config({group: option})
+
+
+def test_every_experiment_preset_is_checked():
+    assert {"agemem_qwen2_5_7b", "agemem_qwen3_4b", "agemem_official_code", "cpu_demo"} <= set(_groups()["experiment"])
+    assert _expected({"experiment": "agemem_qwen3_4b"})["trainer.gradient_checkpointing"] is True
+
+
+def _attributes_read() -> set[str]:
+    """Every attribute name the code reads (`x.name`), in the library, the stages, data_gen and run.py."""
+    files = [*PROJECT_ROOT.glob("agemem/**/*.py"), *PROJECT_ROOT.glob("stages/*.py"),
+             *PROJECT_ROOT.glob("data_gen/*.py"), PROJECT_ROOT / "run.py"]
+    return {node.attr for path in files for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load)}
+
+
+@pytest.mark.parametrize("preset", _groups()["experiment"])
+def test_every_field_a_preset_sets_is_read_by_the_code(preset):
+    """A preset value on a field nothing reads would be ignored however well it composes."""
+    read = _attributes_read()
+    unread = [key for key in _file_values(CONF / "experiment" / f"{preset}.yaml") if key.split(".")[-1] not in read]
+    assert not unread, f"{preset} sets fields that no code reads: {unread}"
 
 
 def test_mistyped_key_fails_naming_it():

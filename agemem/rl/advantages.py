@@ -32,7 +32,7 @@ def group_index(group_ids: GroupIds) -> tuple[Tensor, int]:
         if group_ids.dim() != 1:
             raise ValueError(f"group_ids must be 1-D, got shape {tuple(group_ids.shape)}")
         uniques, index = torch.unique(group_ids, return_inverse=True)
-        return index.to(torch.long), int(uniques.numel())
+        return index, int(uniques.numel())  # torch.unique's inverse indices are int64 already
     first_seen: dict[Hashable, int] = {}
     index_list = [first_seen.setdefault(g, len(first_seen)) for g in group_ids]
     return torch.tensor(index_list, dtype=torch.long), len(first_seen)

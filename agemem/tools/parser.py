@@ -20,12 +20,14 @@ or block, unparsable JSON, a truncated array with no complete call, a call that 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from agemem.tools.actions import Action, ToolCall
 
+log = logging.getLogger(__name__)
 VALID_FORMATS: tuple[str, ...] = ("agemem", "hermes")
 END_TOKENS: tuple[str, ...] = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>")
 _EXPECTED = {
@@ -71,10 +73,11 @@ def parse_action(text: str, tool_format: str = "agemem") -> Action:
         return _error(f"the model output is not text ({type(text).__name__})", tool_format, None, [])
     try:
         action = _parse(text, tool_format)
-        action.warnings = list(dict.fromkeys(action.warnings))  # the same warning once, in order
-        return action
-    except Exception as exc:  # noqa: BLE001  # last resort: a parser bug still reaches the agent as an error
+    except Exception as exc:  # last resort: a parser bug still reaches the agent as an error
+        log.exception("tool-call parser bug on %r (the agent gets a format error)", text[:200])
         return _error(f"could not parse the output ({type(exc).__name__})", tool_format, None, [])
+    action.warnings = list(dict.fromkeys(action.warnings))  # the same warning once, in order
+    return action
 
 
 def _error(reason: str, tool_format: str, think: str | None, warnings: list[str]) -> Action:

@@ -124,19 +124,28 @@ def full_state_dict(engine, lora: bool) -> dict[str, torch.Tensor]:
         return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
 
 
+@torch.no_grad()
 def _merged_lora_state(peft_model) -> dict[str, torch.Tensor]:
-    """Base weights with the LoRA deltas folded in, under the base model's names."""
-    peft_model.merge_adapter()
-    try:
-        state = peft_model.get_base_model().state_dict()
-        out = {}
-        for name, tensor in state.items():
-            if "lora_" in name:
-                continue
-            out[name.replace(".base_layer.", ".")] = tensor.detach().to("cpu", copy=True)
-        return out
-    finally:
-        peft_model.unmerge_adapter()
+    """Base weights with the LoRA deltas folded in, under the base model's names. The sums are new tensors:
+    peft's merge_adapter/unmerge_adapter would add each delta to the frozen base weights and subtract it again,
+    leaving float rounding in them at every weight push."""
+    from peft.tuners.lora import LoraLayer
+
+    base = peft_model.get_base_model()
+    deltas: dict[str, torch.Tensor] = {}
+    for name, module in base.named_modules():
+        if isinstance(module, LoraLayer):
+            for adapter in (a for a in module.active_adapters if a in module.lora_A):
+                key, delta = f"{name}.weight", module.get_delta_weight(adapter)
+                deltas[key] = deltas[key] + delta if key in deltas else delta
+    out = {}
+    for name, tensor in base.state_dict().items():
+        if "lora_" in name:
+            continue
+        name = name.replace(".base_layer.", ".")
+        merged = tensor.detach() + deltas[name].to(tensor.dtype) if name in deltas else tensor.detach()
+        out[name] = merged.to("cpu", copy=True)
+    return out
 
 
 def all_reduce_sum(values: list[float]) -> list[float]:

@@ -1,14 +1,16 @@
 """The tiny offline model: deterministic build, a chat template that renders tools, and clear path errors."""
 
 import json
+from dataclasses import asdict
 
 import pytest
 import torch
 from transformers import AutoTokenizer
 
+from agemem import PROJECT_ROOT
 from agemem.models import ModelConfig, ModelPathError, load_model, load_tokenizer, resolve_model_dir
 from agemem.models.config import TinyModelConfig
-from agemem.models.tiny import build_model, build_tokenizer
+from agemem.models.tiny import build_model, build_tokenizer, tiny_model_dir
 from agemem.tools.schemas import TOOL_NAMES, TOOL_SCHEMAS
 
 MESSAGES = [
@@ -56,11 +58,16 @@ def test_build_is_deterministic_in_the_seed():
     assert not torch.equal(a.model.embed_tokens.weight, other.model.embed_tokens.weight)
 
 
-def test_tiny_model_loads_from_the_cache(model_cfg):
+def test_tiny_model_loads_from_the_cache(model_cfg, tmp_path):
     folder = resolve_model_dir(model_cfg)
-    assert (folder / "BUILD_COMPLETE").is_file() and str(folder).startswith(str(folder.parents[1]))
+    assert folder == tiny_model_dir(model_cfg.tiny, PROJECT_ROOT / ".cache" / "models")  # the default cache
+    assert json.loads((folder / "BUILD_COMPLETE").read_text()) == asdict(model_cfg.tiny)
     model = load_model(model_cfg)
     assert model.config.head_dim == 64 and model.config.model_type == "qwen3"
+    small = TinyModelConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                            num_key_value_heads=1, head_dim=16)
+    elsewhere = resolve_model_dir(ModelConfig(cache_dir=str(tmp_path), tiny=small))  # model.cache_dir
+    assert elsewhere == tiny_model_dir(small, tmp_path) and (elsewhere / "BUILD_COMPLETE").is_file()
 
 
 def test_missing_or_invalid_model_path_is_a_clear_error(tmp_path):

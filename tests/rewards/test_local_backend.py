@@ -1,10 +1,12 @@
 """The local-model judge backend on the tiny offline model: batched, ordered, and safe with noise replies."""
 
+import logging
+
 import pytest
 import torch
 
 from agemem.rewards.config import JudgeConfig, LocalJudgeConfig
-from agemem.rewards.judges import ANSWER, FALLBACK, LLM, JudgeRequest, LLMJudge, RuleJudge, build_judge
+from agemem.rewards.judges import ANSWER, FALLBACK, JudgeRequest, LLMJudge, RuleJudge, build_judge
 from agemem.rewards.judges.local_backend import LocalHFBackend, load_local_backend
 
 
@@ -34,23 +36,42 @@ def test_batched_greedy_completions_in_prompt_order(model, tokenizer):
     assert backend.complete([]) == []
 
 
-def test_noise_replies_fall_back_to_rules(model, tokenizer):
+def test_noise_replies_fall_back_to_rules(model, tokenizer, caplog):
     judge = LLMJudge(LocalHFBackend(model, tokenizer, "tiny", max_new_tokens=4), RuleJudge("exact_match"))
-    verdicts = judge.score([JudgeRequest(ANSWER, "Capital of France?", ("Paris",), ("Paris",))] * 3)
-    assert all(0.0 <= v.score <= 1.0 and v.source in (LLM, FALLBACK) for v in verdicts)
-    assert judge.fallbacks == sum(v.source == FALLBACK for v in verdicts)
+    requests = [JudgeRequest(ANSWER, "Capital of France?", ("Paris",), ("Paris",)),
+                JudgeRequest(ANSWER, "Capital of France?", ("Paris",), ("Rome",))]
+    with caplog.at_level(logging.WARNING):
+        verdicts = judge.score(requests)
+    # The untrained model's replies state no score: every request gets the rule judge's exact match instead.
+    assert [(v.score, v.source) for v in verdicts] == [(1.0, FALLBACK), (0.0, FALLBACK)]
+    assert judge.fallbacks == 2
+    assert [r.getMessage() for r in caplog.records] == [
+        "judge tiny: 2 of 2 requests used the rule fallback (0 without a reply, 2 unparsable)"]
 
 
-def test_out_of_memory_gives_no_replies(model, tokenizer, caplog):
+class Failing:
+    """An engine whose generate raises `error`."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def generate(self, prompts, sampling):
+        raise self.error
+
+
+def test_out_of_memory_gives_no_replies_with_one_warning(model, tokenizer, caplog):
     backend = LocalHFBackend(model, tokenizer, "tiny")
+    backend.engine = Failing(torch.OutOfMemoryError("CUDA out of memory"))
+    with caplog.at_level(logging.WARNING):
+        assert backend.complete(_prompts(5)) == [None] * 5
+    assert len(caplog.records) == 1 and "ran out of memory on 5 prompts" in caplog.text
 
-    class Failing:
-        def generate(self, prompts, sampling):
-            raise torch.OutOfMemoryError("CUDA out of memory")
 
-    backend.engine = Failing()
-    assert backend.complete(_prompts(2)) == [None, None]
-    assert "out of memory" in caplog.text
+def test_any_other_engine_error_is_raised_not_hidden_behind_the_rules(model, tokenizer):
+    backend = LocalHFBackend(model, tokenizer, "tiny")
+    backend.engine = Failing(RuntimeError("shape mismatch in the decode step"))
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        backend.complete(_prompts(2))
 
 
 def test_build_local_judge_from_config():

@@ -2,12 +2,13 @@
 
 import math
 import random
+import re
 import statistics
 
 import pytest
 import torch
 
-from agemem.rl import broadcast_to_steps, grouped_normalize, stepwise_advantages
+from agemem.rl import broadcast_to_steps, group_index, grouped_normalize, stepwise_advantages
 
 EPS = 1e-6
 
@@ -144,15 +145,60 @@ def test_inputs_not_mutated_and_dtype():
 def test_broadcast_to_steps():
     out = broadcast_to_steps(torch.tensor([0.5, -1.0, 2.0]), torch.tensor([2, 0, 3]))
     assert out.tolist() == [0.5, 0.5, 2.0, 2.0, 2.0]
+    # Step counts in another dtype (a float tensor) are counts all the same.
+    assert broadcast_to_steps(torch.tensor([0.5, 2.0]), torch.tensor([2.0, 1.0])).tolist() == [0.5, 0.5, 2.0]
+
+
+def test_eps_is_the_one_given():
+    # rewards 0 and 1: mean 0.5, unbiased std 1/√2; with ε = 0.5 the advantages are ±0.5/(1/√2 + 0.5)
+    adv = stepwise_advantages(torch.tensor([0.0, 1.0]), ["q", "q"], eps=0.5)
+    a = 0.5 / (1 / math.sqrt(2) + 0.5)
+    assert adv.tolist() == pytest.approx([-a, a])
+
+
+def test_group_index_is_int64_for_every_kind_of_ids():
+    index, groups = group_index([])
+    assert index.dtype == torch.long and index.numel() == 0 and groups == 0
+    index, groups = group_index(torch.tensor([9, 4, 9], dtype=torch.int32))
+    assert index.dtype == torch.long and index.tolist() == [1, 0, 1] and groups == 2
+
+
+def exactly(message: str) -> str:
+    """A `pytest.raises` pattern matching the whole message and nothing else."""
+    return f"^{re.escape(message)}$"
 
 
 def test_bad_arguments_raise():
     r = torch.tensor([1.0, 0.0])
     with pytest.raises(ValueError, match="trajectory, step"):
         stepwise_advantages(r, [0, 0], normalize_over="steps")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="steps_per_trajectory"):
+    need_steps = exactly("normalize_over='step' and divide_by_length need steps_per_trajectory")
+    with pytest.raises(ValueError, match=need_steps):
         stepwise_advantages(r, [0, 0], normalize_over="step")
-    with pytest.raises(ValueError, match="steps_per_trajectory"):
+    with pytest.raises(ValueError, match=need_steps):
         stepwise_advantages(r, [0, 0], divide_by_length=True)
-    with pytest.raises(ValueError, match="group_ids"):
+    with pytest.raises(ValueError, match=exactly("group_ids has 1 entries, values has 2")):
         stepwise_advantages(r, [0])
+    with pytest.raises(ValueError, match=exactly("steps_per_trajectory shape (3,) != rewards (2,)")):
+        stepwise_advantages(r, [0, 0], steps_per_trajectory=torch.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match=exactly("advantages shape (2,) != steps_per_trajectory (3,)")):
+        broadcast_to_steps(r, torch.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match=exactly("group_ids must be 1-D, got shape (2, 1)")):
+        group_index(torch.tensor([[0], [1]]))
+    with pytest.raises(ValueError, match=exactly("values must be 1-D, got shape (1, 2)")):
+        grouped_normalize(r[None], [0, 0])
+    weights_message = exactly("weights must be non-negative with the same shape as values")
+    with pytest.raises(ValueError, match=weights_message):
+        grouped_normalize(r, [0, 0], weights=torch.tensor([1.0, -1.0]))  # a negative count, the right shape
+    with pytest.raises(ValueError, match=weights_message):
+        grouped_normalize(r, [0, 0], weights=torch.tensor([1.0, 1.0, 1.0]))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_advantages_stay_on_the_rewards_device():
+    rewards, steps = torch.tensor([0.0, 1.0, 1.0], device="cuda"), torch.tensor([1, 2, 3], device="cuda")
+    adv = stepwise_advantages(rewards, [0, 0, 1], steps_per_trajectory=steps, normalize_over="step",
+                              divide_by_length=True)
+    assert adv.device.type == "cuda" and grouped_normalize(rewards, [0, 0, 1]).device.type == "cuda"
+    assert broadcast_to_steps(adv, steps).device.type == "cuda"

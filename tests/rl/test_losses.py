@@ -1,6 +1,7 @@
 """Policy loss, KL estimators, aggregation and micro-batch accumulation against hand-computed values."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from agemem.rl import (
     collate,
     kl_penalty,
     loss_denominator,
+    losses,
     policy_loss,
     token_logprobs,
 )
@@ -150,12 +152,13 @@ def test_kl_estimators_by_hand():
         kl_penalty(logp, ref, "low_var")
 
 
-def test_token_logprobs_matches_log_softmax():
+@pytest.mark.parametrize("temperature", [0.5, 0.6, 2.0])
+def test_token_logprobs_matches_log_softmax(temperature):
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 5, 11, generator=g, requires_grad=True)
     labels = torch.randint(0, 11, (2, 5), generator=g)
-    got = token_logprobs(logits, labels, temperature=0.6)
-    want = torch.log_softmax(logits / 0.6, dim=-1).gather(-1, labels[..., None]).squeeze(-1)
+    got = token_logprobs(logits, labels, temperature=temperature)
+    want = torch.log_softmax(logits / temperature, dim=-1).gather(-1, labels[..., None]).squeeze(-1)
     assert torch.allclose(got, want, atol=1e-6)
     (grad_got,) = torch.autograd.grad(got.sum(), logits)
     (grad_want,) = torch.autograd.grad(want.sum(), logits)
@@ -163,6 +166,94 @@ def test_token_logprobs_matches_log_softmax():
     assert torch.equal(token_logprobs(logits, labels, 0.0), token_logprobs(logits, labels, 1.0))
     bf16 = token_logprobs(logits.detach().bfloat16(), labels, 1.0)
     assert bf16.dtype == torch.float32 and torch.allclose(bf16, token_logprobs(logits, labels), atol=0.05)
+
+
+def exactly(message: str) -> str:
+    """A `pytest.raises` pattern matching the whole message and nothing else."""
+    return f"^{re.escape(message)}$"
+
+
+def test_token_logprobs_rejects_what_it_cannot_read_and_handles_an_empty_batch():
+    logits, labels = torch.zeros(2, 5, 11), torch.zeros(2, 5, dtype=torch.long)
+    with pytest.raises(ValueError, match=exactly("logits (2, 5, 11) and labels (2, 4) must be (B, T, V), (B, T)")):
+        token_logprobs(logits, labels[:, :4])
+    with pytest.raises(ValueError, match=exactly("temperature must be ≥ 0, got -1.0")):
+        token_logprobs(logits, labels, -1.0)
+    empty = token_logprobs(torch.zeros(0, 5, 11, dtype=torch.bfloat16), labels[:0])
+    assert empty.shape == (0, 5) and empty.dtype == torch.float32
+
+
+def test_token_logprobs_never_hands_cross_entropy_more_than_a_chunk_of_logits(monkeypatch):
+    """A large vocabulary never makes a (B, T, V) float32 temporary: rows go to cross-entropy in chunks."""
+    seen = []
+    cross_entropy = torch.nn.functional.cross_entropy
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy",
+                        lambda x, *a, **kw: (seen.append(x.numel()), cross_entropy(x, *a, **kw))[1])
+    g = torch.Generator().manual_seed(0)
+    logits, labels = torch.randn(5, 3, 4, generator=g), torch.randint(0, 4, (5, 3), generator=g)
+    want = token_logprobs(logits, labels)
+    for limit, chunks in [(2 * 3 * 4, [24, 24, 12]), (3 * 4, [12] * 5), (5, [12] * 5)]:  # 2 rows, 1 row, < 1 row
+        seen.clear()
+        monkeypatch.setattr(losses, "CE_CHUNK_ELEMENTS", limit)
+        assert torch.equal(token_logprobs(logits, labels), want)
+        assert seen == chunks, limit
+
+
+def test_aggregate_messages_and_a_fractional_global_denominator():
+    with pytest.raises(ValueError, match=exactly("loss_mat (2, 3) and mask (2, 2) differ")):
+        aggregate(LOSS, MASK[:, :2])
+    with pytest.raises(ValueError, match=exactly(
+            "seq-mean-token-sum-norm needs `constant` (e.g. the maximum response length)")):
+        aggregate(LOSS, MASK, "seq-mean-token-sum-norm")
+    # One loss token on each of 2 data-parallel ranks: the denominator passed is 2 / 2 = 1, and 1 / 2 = 0.5 with
+    # one token in all; a denominator below 1 is used as it is.
+    assert aggregate(LOSS, MASK, "token-mean", global_denominator=0.5).item() == pytest.approx((1 + 2 + 4) / 0.5)
+
+
+def test_extreme_ratios_are_clamped_as_verl_does():
+    # log-ratio ±50 is clamped to ±20: a finite loss, and ppo_kl from the clamped log-ratio.
+    old, mask = torch.zeros(1, 2, dtype=torch.float64), torch.ones(1, 2)
+    logp = torch.tensor([[50.0, -50.0]], dtype=torch.float64)
+    loss, metrics = policy_loss(logp, old, torch.tensor([-1.0]), mask)
+    # A = −1: max(ρ, clip(ρ)) → e^20 on the first token, 0.8 (clipped) on the second
+    assert loss.item() == pytest.approx((math.exp(20.0) + 0.8) / 2)
+    assert metrics["actor/ppo_kl"] == pytest.approx(0.0) and metrics["actor/pg_clipfrac"] == 0.5
+    up, up_metrics = policy_loss(logp[:, :1], old[:, :1], torch.tensor([-1.0]), mask[:, :1])
+    assert up.item() == pytest.approx(math.exp(20.0)) and up_metrics["actor/ppo_kl"] == pytest.approx(-20.0)
+    down, down_metrics = policy_loss(logp[:, 1:], old[:, 1:], torch.tensor([1.0]), mask[:, 1:])
+    assert down.item() == pytest.approx(-math.exp(-20.0), rel=1e-9) and down_metrics["actor/ppo_kl"] == 20.0
+
+
+def test_dual_clip_leaves_positive_advantages_and_its_own_bound_alone():
+    old, mask = torch.zeros(1, 3, dtype=torch.float64), torch.ones(1, 3)
+    logp = torch.tensor([[math.log(5.0), 0.0, math.log(0.5)]], dtype=torch.float64)
+    for adv in (0.5, 1.0):  # below and at 1: the dual clip is for A < 0 only
+        advantages = torch.tensor([adv], dtype=torch.float64)
+        dual, metrics = policy_loss(logp, old, advantages, mask, dual_clip_c=3.0)
+        assert dual.item() == pytest.approx(policy_loss(logp, old, advantages, mask)[0].item())
+        assert metrics["actor/pg_clipfrac_lower"] == 0.0
+    # A = −1 and ratio exactly c = 2 (e^{ln 2} is 2.0 in float64): the loss equals the cap; the bound does not bind.
+    at_cap = torch.tensor([[math.log(2.0)]], dtype=torch.float64)
+    loss, metrics = policy_loss(at_cap, old[:, :1], torch.tensor([-1.0]), mask[:, :1], dual_clip_c=2.0)
+    assert loss.item() == 2.0 and metrics["actor/pg_clipfrac_lower"] == 0.0
+    policy_loss(at_cap, old[:, :1], torch.tensor([-1.0]), mask[:, :1], dual_clip_c=1.5)  # any c > 1 is valid
+
+
+def test_metrics_of_a_single_token():
+    loss, metrics = policy_loss(torch.tensor([[math.log(5.0)]]), torch.zeros(1, 1), torch.tensor([1.0]),
+                                torch.ones(1, 1))
+    assert loss.item() == pytest.approx(-1.2)  # A = 1, ratio 5 clipped to 1.2
+    assert metrics["actor/pg_clipfrac"] == 1.0 and metrics["actor/ppo_kl"] == pytest.approx(-math.log(5.0))
+
+
+def test_kl_default_is_k3_and_a_huge_log_ratio_keeps_gradients_finite():
+    logp, ref = torch.tensor([[math.log(0.5), -1.0]]), torch.tensor([[math.log(0.25), -1.0]])
+    assert torch.equal(kl_penalty(logp, ref), kl_penalty(logp, ref, "k3"))
+    # log π_ref − log π = 100: e^100 overflows float32; the log-ratio clamp (±20) keeps the gradient finite.
+    far = torch.tensor([[-100.0]], requires_grad=True)
+    value = kl_penalty(far, torch.zeros(1, 1), "k3")
+    value.sum().backward()
+    assert value.item() == 10.0 and torch.isfinite(far.grad).all()
 
 
 class BigramLM(nn.Module):

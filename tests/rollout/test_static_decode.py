@@ -88,7 +88,11 @@ def test_other_architectures_fall_back_to_transformers():
         StaticDecoder(gpt2)
     engine = HFEngine(gpt2, pad_token_id=0)
     assert engine.static is None
-    assert len(engine.generate([[5, 6, 7], [8]], SamplingParams(temperature=0.0, max_new_tokens=4))[1].token_ids) == 4
+    generations = engine.generate([[5, 6, 7], [8]], SamplingParams(temperature=0.0, max_new_tokens=4))
+    for prompt, generation in zip([[5, 6, 7], [8]], generations):  # transformers' greedy ids, prompt by prompt
+        expected = gpt2.generate(torch.tensor([prompt]), max_new_tokens=4, min_new_tokens=4, do_sample=False,
+                                 pad_token_id=0)[0, len(prompt):].tolist()
+        assert generation.token_ids == expected
     scaled = _model("llama")
     scaled.config.rope_parameters = {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0}
     assert not supports_static_decode(scaled)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agemem.tools import parser
 from agemem.tools.actions import Action
 from agemem.tools.parser import VALID_FORMATS, parse_action
 
@@ -360,22 +361,39 @@ def mutated(draw: st.DrawFn) -> str:
 FORMATS = st.sampled_from(VALID_FORMATS)
 
 
+def parse_unguarded(text: str, fmt: str) -> Action:
+    """`parse_action` without its last-resort guard, which turns a crash inside the parser into a format error:
+    here a crash fails the test, and hypothesis shrinks the input that caused it."""
+    return parser._parse(text, fmt)
+
+
 @FUZZ
 @given(text=st.text(max_size=300), fmt=FORMATS)
 def test_fuzz_arbitrary_text_never_raises(text: str, fmt: str) -> None:
-    check_invariants(parse_action(text, fmt))
+    check_invariants(parse_unguarded(text, fmt))
 
 
 @FUZZ
 @given(text=st.lists(st.sampled_from(PIECES) | st.text(max_size=3), max_size=40).map("".join), fmt=FORMATS)
 def test_fuzz_tag_soup_never_raises(text: str, fmt: str) -> None:
-    check_invariants(parse_action(text, fmt))
+    check_invariants(parse_unguarded(text, fmt))
 
 
 @FUZZ
 @given(text=mutated(), fmt=FORMATS)
 def test_fuzz_mutated_valid_outputs_never_raise(text: str, fmt: str) -> None:
-    check_invariants(parse_action(text, fmt))
+    check_invariants(parse_unguarded(text, fmt))
+
+
+def test_a_parser_crash_reaches_the_agent_as_a_format_error_and_is_logged(monkeypatch, caplog) -> None:
+    def crash(text: str, tool_format: str) -> Action:
+        raise IndexError("a parser bug")
+
+    monkeypatch.setattr(parser, "_parse", crash)
+    action = parse_action("<answer>x</answer>", "agemem")
+    assert action.kind == "format_error" and "could not parse the output (IndexError)" in action.error
+    assert [r.levelname for r in caplog.records] == ["ERROR"] and "parser bug" in caplog.text
+    assert "IndexError: a parser bug" in caplog.text  # with its traceback
 
 
 JSON_VALUES = st.recursive(

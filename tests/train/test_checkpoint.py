@@ -1,4 +1,5 @@
-"""Checkpoint folders, the `latest` pointer, pruning, resume checks and the data order (no DeepSpeed here)."""
+"""Checkpoint folders, the `latest` pointer, pruning, resume checks and the data order; the save itself on a real
+one-rank DeepSpeed engine (update_driver.py)."""
 
 import logging
 import random
@@ -11,7 +12,6 @@ import torch
 
 from agemem.config import Config
 from agemem.train import checkpoint as ckpt
-from agemem.train import loop
 from agemem.train.logger import MetricsLogger, read_metrics, truncate_after
 from agemem.train.setup import batch_indices, lr_lambda, resume_critical_config
 
@@ -130,39 +130,23 @@ def test_rng_states_round_trip(tmp_path):
         ckpt.restore_rng(tmp_path, 1)
 
 
-class FakeEngine:
-    """Stands in for the DeepSpeed engine: writes a shard and records what the pointer said meanwhile."""
-
-    def __init__(self, events: list[str]):
-        self.events = events
-
-    def save_checkpoint(self, folder: str, tag: str) -> None:
-        path = Path(folder) / tag
-        path.mkdir(parents=True)
-        (path / "shard.pt").write_bytes(b"x" * 100)
-        self.events.append("engine")
-
-
-def test_save_writes_manifest_then_latest_last(tmp_path, monkeypatch):
-    events: list[str] = []
-    for name in ("save_trainer_files", "write_manifest", "point_latest", "prune"):
-        original = getattr(ckpt, name)
-        monkeypatch.setattr(ckpt, name, lambda *a, _f=original, _n=name: (events.append(_n), _f(*a))[1])
-    monkeypatch.setattr(torch.distributed, "barrier", lambda: events.append("barrier"))
-    monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 1)
-    leftover = ckpt.step_dir(tmp_path, 3) / "stale.bin"  # a killed save of the same step
-    leftover.parent.mkdir(parents=True)
-    leftover.write_bytes(b"old")
-    cfg = Config()
-    loop.save_checkpoint(FakeEngine(events), tmp_path, 3, 0, "abc123", cfg, n_train=4)
-    assert events == ["barrier", "engine", "save_trainer_files", "barrier", "write_manifest", "point_latest",
-                      "prune", "barrier"]
-    folder = ckpt.step_dir(tmp_path, 3)
-    assert not leftover.exists() and ckpt.find_resume_folder(tmp_path) == folder
-    state = ckpt.read_trainer_state(folder)
+def test_save_writes_manifest_then_latest_last(update_result):
+    """The trainer's save_checkpoint on a real engine (1 rank, gloo; update_driver.py), over a leftover of a
+    killed save of the same step: every rank's shards and files, a barrier, then the manifest, then `latest`."""
+    save = update_result["save"]
+    steps = [e for e in save["events"] if e != "barrier"]  # DeepSpeed's own save adds barriers of its own
+    assert steps == ["engine", "save_trainer_files", "write_manifest", "point_latest", "prune"]
+    events = save["events"]
+    assert events[0] == events[-1] == "barrier"  # a save starts and ends with every rank together
+    assert events[events.index("write_manifest") - 1] == "barrier"  # every rank wrote before the manifest
+    assert not save["leftover_exists"] and save["complete"] == [True, ""]
+    assert save["resume_folder"] == save["folder"]
+    assert {"ds/mp_rank_00_model_states.pt", "manifest.json", "rng/rank_0.pt", "trainer_state.json"} <= \
+        set(save["files"])
+    state = save["state"]
     assert state["global_step"] == 3 and state["logger_run_id"] == "abc123"
-    assert state["epoch"] == 3 * cfg.trainer.tasks_per_step // 4
-    assert state["config"] == {**resume_critical_config(cfg), "world_size": 1}
+    assert state["epoch"] == 3 * save["tasks_per_step"] // 4 and state["data_cursor"] == 3 * save["tasks_per_step"]
+    assert state["config"] == save["expected_config"]
 
 
 @pytest.mark.parametrize("n,batch", [(4, 2), (5, 2), (3, 3), (7, 4)])

@@ -25,6 +25,7 @@ from train_runs import (
     trainer_state,
 )
 
+from agemem.models import ModelConfig, load_model, load_tokenizer
 from agemem.tools.schemas import TOOL_NAMES
 
 VERL_METRICS = ["actor/pg_loss", "actor/kl_loss", "actor/pg_clipfrac", "actor/grad_norm", "actor/lr",
@@ -94,13 +95,19 @@ def test_hf_export_reloads_and_generates(reference_run):
     trained = checkpoint_weights(reference_run, REFERENCE_STEPS)
     state = model.state_dict()
     assert max(float((state[k] - trained[k]).abs().max()) for k in trained) == 0.0
-    text = tokenizer.apply_chat_template([{"role": "user", "content": "Remember: E1234 lives in Oslo."}],
-                                         tokenize=False, add_generation_prompt=True)
-    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    messages = [{"role": "user", "content": "Remember: E1234 lives in Oslo."}]
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    # The exported tokenizer and model are the trained ones: the same ids in, the same greedy ids out.
+    original = load_tokenizer(ModelConfig())
+    assert ids["input_ids"][0].tolist() == original.apply_chat_template(messages, add_generation_prompt=True,
+                                                                        return_dict=True)["input_ids"]
+    trained_model = load_model(ModelConfig()).eval()
+    trained_model.load_state_dict(trained)
+    greedy = {"max_new_tokens": 8, "min_new_tokens": 8, "do_sample": False, "pad_token_id": tokenizer.pad_token_id}
     with torch.no_grad():
-        out = model.generate(**ids, max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-    assert out.shape[1] > ids["input_ids"].shape[1]
-    assert isinstance(tokenizer.decode(out[0, ids["input_ids"].shape[1]:]), str)
+        out = model.generate(**ids, **greedy)[0, ids["input_ids"].shape[1]:].tolist()
+        expected = trained_model.generate(**ids, **greedy)[0, ids["input_ids"].shape[1]:].tolist()
+    assert out == expected and len(out) == 8
 
 
 def test_wandb_without_key_writes_an_offline_run(reference_run):

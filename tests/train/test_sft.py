@@ -14,6 +14,8 @@ from agemem import PROJECT_ROOT
 from agemem.config import Config
 from agemem.train.sft import run_sft
 
+SFT_SUCCESS = 0.0  # validation and held-out success after the 8 steps of the first test
+
 
 def test_a_few_sft_steps_lower_the_loss_and_export(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
@@ -27,8 +29,10 @@ def test_a_few_sft_steps_lower_the_loss_and_export(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     losses = [r["sft/loss"] for r in records if "sft/loss" in r]
     assert len(losses) == 8 and losses[-1] < 0.7 * losses[0], losses
-    assert "eval/success" in records[-2]
-    assert records[-1]["step"] == 8 and 0.0 <= records[-1]["eval/heldout_success"] <= 1.0
+    # Greedy and deterministic, pinned (re-pin when stages, rewards or the tiny model change): 8 steps are far too
+    # few for the tiny model to answer anything.
+    assert records[-2]["step"] == 8 and records[-2]["eval/success"] == SFT_SUCCESS
+    assert records[-1]["step"] == 8 and records[-1]["eval/heldout_success"] == SFT_SUCCESS
     assert (tmp_path / "checkpoints" / "latest").read_text() == "step_000008"
     assert (tmp_path / "checkpoints" / "step_000008" / "manifest.json").is_file()
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "hf_model")

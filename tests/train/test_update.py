@@ -1,28 +1,13 @@
 """`update_actor` on a real DeepSpeed engine (1 rank, ZeRO-2, gloo, CPU), driven by update_driver.py in its own
-process: one step on a fixed batch moves log-probs the way the advantages say, and splitting the batch into
-micro-batches still gives exactly one optimizer step with the same gradient, as does training copies once with
-their advantages summed (`algorithm.combine_duplicates`)."""
+process (the `update_result` fixture, conftest): one step on a fixed batch moves log-probs the way the advantages
+say, and splitting the batch into micro-batches still gives exactly one optimizer step with the same gradient, as
+does training copies once with their advantages summed (`algorithm.combine_duplicates`); gradient checkpointing
+recomputes and changes nothing else; LoRA trains the adapters only and the rollout engine gets them merged; the
+KL term pulls the policy towards the reference."""
 
-import json
-import subprocess
-import sys
-from pathlib import Path
+import math
 
 import pytest
-from train_runs import train_env
-
-from agemem import PROJECT_ROOT
-
-DRIVER = Path(__file__).with_name("update_driver.py")
-
-
-@pytest.fixture(scope="module")
-def update_result(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("update")
-    proc = subprocess.run([sys.executable, str(DRIVER), str(out / "result.json")], cwd=PROJECT_ROOT,
-                          env=train_env(out), capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    return json.loads((out / "result.json").read_text())
 
 
 def test_one_update_raises_positive_and_lowers_negative_logprobs(update_result):
@@ -37,6 +22,7 @@ def test_one_update_raises_positive_and_lowers_negative_logprobs(update_result):
     # Old log-probs are the initial model's: every ratio is 1 (nothing clipped, no KL between old and new).
     assert metrics["actor/pg_clipfrac"] == 0 and abs(metrics["actor/ppo_kl"]) < 1e-6
     assert metrics["actor/grad_norm"] > 0 and metrics["actor/lr"] == pytest.approx(1e-3)
+    assert r["layer_calls"] == 1  # no gradient checkpointing: one forward pass per layer
 
 
 def test_micro_batches_accumulate_into_one_optimizer_step(update_result):
@@ -61,3 +47,28 @@ def test_combined_duplicates_train_like_the_copies(update_result):
     assert combined["actor/grad_norm"] == pytest.approx(copies["actor/grad_norm"], rel=1e-5)
     assert combined["actor/pg_loss"] == pytest.approx(copies["actor/pg_loss"], rel=1e-5, abs=1e-8)
     assert r["max_combined_diff"] < 0.05 * r["max_change"]
+
+
+def test_gradient_checkpointing_recomputes_and_gives_the_same_update(update_result):
+    r, checkpointed = update_result, update_result["checkpointed"]
+    assert checkpointed["layer_calls"] == 2  # every layer runs again in the backward pass
+    assert checkpointed["metrics"]["actor/grad_norm"] == pytest.approx(r["metrics"]["actor/grad_norm"], rel=1e-5)
+    assert checkpointed["max_diff"] < 1e-3 * r["max_change"]
+
+
+def test_lora_trains_only_the_adapters_and_the_engine_gets_them_merged(update_result):
+    lora = update_result["lora"]
+    assert lora["base_change"] == 0.0  # frozen, also after two weight pushes
+    assert lora["adapters"] == 28 and lora["least_moved_lora_b"] > 5e-4  # B starts at 0; every adapter moved
+    # The rollout engine gets plain base-model names, each weight W + (alpha / r)·B·A.
+    assert lora["names_match"] and lora["pushed_vs_merged"] < 1e-6 and lora["pushed_change"] > 1e-4
+
+
+def test_the_kl_term_pulls_the_policy_towards_the_reference(update_result):
+    kl = update_result["kl"]
+    # Every sampled token: log π_ref − log π = −1, so k3 = e^−1 − (−1) − 1 = e^−1; zero advantages: no PG loss.
+    assert kl["metrics"]["actor/kl_loss"] == pytest.approx(math.exp(-1.0), rel=1e-5)
+    assert kl["metrics"]["actor/pg_loss"] == 0.0 and kl["metrics"]["actor/grad_norm"] > 0
+    # The reference finds every sampled response less likely than the policy does: the step lowers each one.
+    for i, (before, after) in enumerate(zip(kl["before"], kl["after"])):
+        assert after < before - 0.1, f"sample {i}: log-prob {before:.4f} → {after:.4f}"

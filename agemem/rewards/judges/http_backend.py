@@ -3,7 +3,9 @@
 All prompts of a batch are in flight together (asyncio, at most `max_concurrency` at once; each blocking
 `urllib` request runs on a worker thread). Each request has a timeout and is retried with exponential backoff on
 HTTP 429/5xx, timeouts, connection errors and malformed bodies; when retries run out the prompt's reply is None
-(the LLM judge then uses its rule fallback) and a warning is logged. Nothing raises.
+(the LLM judge then uses its rule fallback). The failures of a batch are counted and logged as ONE warning that
+names their causes (an endpoint that is down costs a line per training step, not one per request). Nothing
+raises.
 
 The API key is read from the environment variable `api_key_env` names, at request time, and only ever placed in
 the Authorization header: it is not stored on the object, logged, or written to the cache.
@@ -16,6 +18,7 @@ import logging
 import os
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -85,11 +88,18 @@ class HTTPBackend:
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="judge-http") as pool:
 
-            async def one(prompt: ChatPrompt) -> str | None:
+            async def one(prompt: ChatPrompt) -> tuple[str | None, str]:
                 async with semaphore:
                     return await self._with_retries(prompt, headers, pool)
 
-            return list(await asyncio.gather(*(one(p) for p in prompts)))
+            results = await asyncio.gather(*(one(p) for p in prompts))
+        causes = Counter(error for reply, error in results if reply is None)
+        if causes:
+            self.failures += sum(causes.values())
+            log.warning("judge HTTP: %d of %d requests to %s got no reply after up to %d attempt(s) each: %s",
+                        sum(causes.values()), len(prompts), self.url, self.cfg.max_retries + 1,
+                        ", ".join(f"{cause} ×{n}" for cause, n in causes.most_common()))
+        return [reply for reply, _ in results]
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
@@ -123,7 +133,9 @@ class HTTPBackend:
             raise RetryableError(f"connection error ({type(err).__name__})") from None
         return reply_text(data)
 
-    async def _with_retries(self, prompt: ChatPrompt, headers: dict[str, str], pool: Executor) -> str | None:
+    async def _with_retries(self, prompt: ChatPrompt, headers: dict[str, str],
+                            pool: Executor) -> tuple[str | None, str]:
+        """The reply (None when every attempt failed) and the last failure's cause."""
         loop = asyncio.get_running_loop()
         body = self._body(prompt)
         error = "no attempt"
@@ -135,7 +147,7 @@ class HTTPBackend:
             self.attempts += 1
             try:
                 future = loop.run_in_executor(pool, self._post, body, headers)
-                return redact(await asyncio.wait_for(future, timeout=self.cfg.timeout_s), headers)
+                return redact(await asyncio.wait_for(future, timeout=self.cfg.timeout_s), headers), ""
             except (asyncio.TimeoutError, TimeoutError):
                 error = f"timeout after {self.cfg.timeout_s}s"
             except RetryableError as err:
@@ -146,6 +158,5 @@ class HTTPBackend:
             except Exception as err:  # noqa: BLE001 - a judge failure must never stop training
                 error = f"unexpected {type(err).__name__}"
                 break
-        self.failures += 1
-        log.warning("judge HTTP request to %s failed after %d attempt(s): %s", self.url, attempt + 1, error)
-        return None
+        log.debug("judge HTTP request to %s failed after %d attempt(s): %s", self.url, attempt + 1, error)
+        return None, error

@@ -51,8 +51,9 @@ class LocalHFBackend:
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a batch: less padding
         try:
             generations = self.engine.generate([ids[i] for i in order], self.sampling)
-        except RuntimeError as err:  # e.g. out of memory: the judge falls back to rules rather than stop training
-            log.warning("local judge %s failed on %d prompts: %s", self.model_id, len(prompts), err)
+        except torch.OutOfMemoryError as err:  # the judge falls back to rules rather than stop training
+            log.warning("local judge %s ran out of memory on %d prompts (rule fallback for all): %s", self.model_id,
+                        len(prompts), err)
             return [None] * len(prompts)
         replies: list[str | None] = [None] * len(prompts)
         for i, generation in zip(order, generations):
