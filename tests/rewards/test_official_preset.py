@@ -71,3 +71,39 @@ def test_summary_alone_earns_the_context_existence_bonus(b):
 
 def test_official_compression_without_a_recorded_budget_is_zero(b):
     assert off.compression(b.trajectory(context_budget=0, stm_final=[{"role": "user", "content": "x"}])) == 0.0
+
+
+def test_boundaries_the_mutants_found(b):
+    question_without_long_words = "Who won it?"
+    assert off.preservation(question_without_long_words, [{"role": "user", "content": question_without_long_words}]) == 1.0
+    fifty = "key " + "x" * 46  # exactly 50 characters: not longer than 50
+    assert len(fifty) == 50 and off.storage_fallback([fifty]) == 0.0 and off.storage_fallback([fifty + "!"]) == 0.3
+    assert off.storage([0.9], ["e"], threshold=0.5) == 1.0  # one judged entry: 1/1
+    one_round = b.trajectory(b.step(3, answer="a"), max_rounds=1, context_budget=1,
+                             stm_final=[{"role": "user", "content": "xx"}])  # 0.5 tokens of a 1-token budget
+    assert off.penalties(one_round, -1.0, -0.5) == (-1.0, 0.0)  # 1 round of 1: the official penalty
+    assert off.compression(one_round) == pytest.approx(0.5)
+
+
+def test_the_presets_judge_different_entries(b):
+    """The paper judges stage-1 entries; the official code every added entry (here a stage-2 one too)."""
+    late_add = b.trajectory(b.step(1, b.result(ADD_MEMORY, content="first")),
+                            b.step(2, b.result(ADD_MEMORY, content="second")), max_rounds=5)
+    paper, official = SpyJudge(), SpyJudge()
+    score_batch([late_add], {"e1": b.episode()}, RewardConfig(), paper)
+    score_batch([late_add], {"e1": b.episode()}, OFFICIAL, official)
+    assert [r.texts for r in paper.calls[0]] == [("first",)]
+    assert [r.texts for r in official.calls[0]] == [("first",), ("second",)]
+
+
+def test_the_official_storage_fallback_reads_the_added_entries(b):
+    note = "Remember: the key fact is that The Raconteurs have four members in all."
+    traj = b.trajectory(b.step(1, b.result(ADD_MEMORY, content=note)), b.step(3, answer="x"), answer="x",
+                        max_rounds=5)
+    assert score(traj, b.episode(), OFFICIAL).storage == pytest.approx(0.3)
+
+
+def test_batch_metrics_name_the_extremes_and_the_cache_hits(b):
+    batch = score_batch([good(b)], {"e1": b.episode()}, OFFICIAL, FixedJudge(0.5, "cache"))
+    assert batch.metrics["reward/total/min"] == batch.metrics["reward/total/max"] == batch[0].total
+    assert batch.metrics["reward/judge_cache_hits"] == 4.0
