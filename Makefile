@@ -35,8 +35,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -ra --durations=15
 
+# ruff, then the floors of DESIGN.md (pyproject.toml [tool.importlinter]): an upward import fails the build.
 lint: $(STAMP)
 	$(PY) -m ruff check agemem stages data_gen tests run.py bench
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) bench/generation.py

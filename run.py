@@ -13,16 +13,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from agemem.config import Config, check_choices, register_configs
+from agemem.tasks.config import Config, check_choices, register_configs
 
 # task name → "module:function" taking the typed config; imported lazily so each task loads only what it needs.
 TASKS = {
-    "smoke": "agemem.rollout.smoke:run_smoke",
-    "generate": "data_gen.generate:run_generate",
-    "rollout": "agemem.rollout.cli:run_rollout",
-    "train": "agemem.train.loop:run_train",
-    "sft": "agemem.train.sft:run_sft",
-    "demo": "agemem.eval.demo:run_demo",
+    "smoke": "agemem.tasks.smoke:run_smoke",
+    "generate": "agemem.tasks.generate:run_generate",
+    "rollout": "agemem.tasks.rollout:run_rollout",
+    "train": "agemem.tasks.train:run_train",
+    "sft": "agemem.tasks.sft:run_sft",
+    "demo": "agemem.tasks.demo:run_demo",
 }
 
 log = logging.getLogger("agemem")

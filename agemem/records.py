@@ -1,13 +1,156 @@
-"""Rollout records (DESIGN.md): one `Step` per model call, one `Trajectory` per rollout of an episode.
+"""The plain records every floor passes around (DESIGN.md): what a task is, what a model call produced, what an
+output meant, and what a rollout recorded. This module imports nothing of the project.
 
-Plain dataclasses that round-trip through JSON (`to_dict` / `from_dict`), so trajectories can be written to
-`trajectories.jsonl`, inspected, and scored or trained on later.
+- `Episode`: one task (stage-1 material, stage-2 distractors, the question, its answers), with its validation.
+- `Generation` and the finish reasons: what an engine returns for one prompt.
+- `ToolCall`, `Action`, `ToolResult`: what one model output means and what executing a call did.
+- `Step`, `Trajectory`: one model call recorded token-exactly; one rollout of an episode and, once scored, its
+  reward. Both round-trip through JSON (`to_dict` / `from_dict`), so trajectories can be written to
+  `trajectories.jsonl`, inspected, and scored or trained on later.
 """
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
 
-from agemem.tools.actions import Action, ToolCall, ToolResult
+# The canonical answer of a question the material cannot answer (LoCoMo adversarial items, deleted facts).
+ABSTAIN_ANSWER = "not mentioned"
+
+
+@dataclass
+class Episode:
+    """One task: stage-1 material, stage-2 distractors, the stage-3 question and its reference answers."""
+
+    id: str  # unique within a file; splits hash it
+    source: str  # "hotpotqa", "locomo", "longmemeval", "synthetic", …
+    contexts: list[str]  # stage 1: the contextual information I_q, one message each, in order
+    distractors: list[str]  # stage 2: related but irrelevant or misleading messages, one per step
+    question: str  # stage 3: the query q (never shown in stage 1)
+    answers: list[str]  # gold answers A_q; the first is canonical
+    supporting_facts: list[str] = field(default_factory=list)  # reference for memory quality
+    category: str = ""  # source-specific question type (LoCoMo category, HotpotQA type, …)
+    metadata: dict[str, Any] = field(default_factory=dict)  # anything else the source carries
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> "Episode":
+        """Build from a JSON object; raises `ValueError` naming the first invalid field (see `episode_problems`)."""
+        problems = episode_problems(data)
+        if problems:
+            name, reason = problems[0]
+            raise ValueError(f"field {name!r}: {reason}")
+        return Episode(**data)
+
+
+REQUIRED = ("id", "source", "contexts", "distractors", "question", "answers")
+FIELD_NAMES = tuple(f.name for f in fields(Episode))
+
+
+def _text_problem(value: Any) -> str | None:
+    """Why `value` is not a non-empty string, or None when it is one."""
+    if not isinstance(value, str):
+        return f"expected a string, got {type(value).__name__}"
+    if not value.strip():
+        return "empty string"
+    return None
+
+
+def _list_problems(name: str, value: Any, non_empty: bool) -> list[tuple[str, str]]:
+    """Problems of a list-of-non-empty-strings field; `non_empty` also requires at least one element."""
+    if not isinstance(value, list):
+        return [(name, f"expected a list of strings, got {type(value).__name__}")]
+    if non_empty and not value:
+        return [(name, "empty list: at least one element is required")]
+    return [(f"{name}[{i}]", p) for i, item in enumerate(value) if (p := _text_problem(item))]
+
+
+def _metadata_problems(value: Any) -> list[tuple[str, str]]:
+    if not isinstance(value, dict):
+        return [("metadata", f"expected an object, got {type(value).__name__}")]
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        return [("metadata", f"not JSON-serialisable: {err}")]
+    return []
+
+
+def episode_problems(data: Any) -> list[tuple[str, str]]:
+    """Every reason `data` (a decoded JSON object) is not a valid Episode, as (field, reason); [] when valid.
+
+    Rules: the six required fields are present; id, source and question are non-empty strings; contexts and
+    answers are non-empty lists of non-empty strings; distractors and supporting_facts are lists of non-empty
+    strings; category is a string; metadata a JSON-serialisable object; no unknown fields.
+    """
+    if not isinstance(data, dict):
+        return [("(row)", f"expected a JSON object, got {type(data).__name__}")]
+    problems = [(name, "unknown field") for name in data if name not in FIELD_NAMES]
+    problems += [(name, "missing required field") for name in REQUIRED if name not in data]
+    checks = {
+        "id": lambda v: [("id", p)] if (p := _text_problem(v)) else [],
+        "source": lambda v: [("source", p)] if (p := _text_problem(v)) else [],
+        "question": lambda v: [("question", p)] if (p := _text_problem(v)) else [],
+        "contexts": lambda v: _list_problems("contexts", v, non_empty=True),
+        "answers": lambda v: _list_problems("answers", v, non_empty=True),
+        "distractors": lambda v: _list_problems("distractors", v, non_empty=False),
+        "supporting_facts": lambda v: _list_problems("supporting_facts", v, non_empty=False),
+        "category": lambda v: [] if isinstance(v, str) else [("category", f"expected a string, got {type(v).__name__}")],
+        "metadata": _metadata_problems,
+    }
+    for name, check in checks.items():
+        if name in data:
+            problems += check(data[name])
+    return problems
+
+
+# Why a generation ended: a stop token was emitted, or the max_new_tokens cap was reached.
+FINISH_STOP = "stop"
+FINISH_LENGTH = "length"
+
+
+@dataclass
+class Generation:
+    """One completion: the exact generated ids, their log-probs, and why it ended ("stop" or "length")."""
+
+    token_ids: list[int]
+    logprobs: list[float]
+    finish_reason: str
+
+
+ActionKind = Literal["tool_calls", "answer", "format_error"]
+
+
+@dataclass
+class ToolCall:
+    """One requested tool call, exactly as parsed (arguments are validated by the executor, not here)."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Action:
+    """The parsed meaning of one model output. Exactly one of `tool_calls`, `answer`, `error` is meaningful."""
+
+    kind: ActionKind
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    answer: str | None = None
+    think: str | None = None  # the <think> text, if any
+    error: str | None = None  # why the output is a format error (shown to the agent)
+    warnings: list[str] = field(default_factory=list)  # tolerated problems (missing closing tag, duplicates, …)
+
+
+@dataclass
+class ToolResult:
+    """What executing one tool call did: the message the agent sees plus structured data for the reward."""
+
+    name: str
+    arguments: dict[str, Any]
+    ok: bool  # False for every error result (unknown tool, bad arguments, unknown id, no confirmation)
+    message: str  # the text that enters the context as a `tool` message
+    data: dict[str, Any] = field(default_factory=dict)  # e.g. {"memory_id": …}, {"retrieved": [{id, content, score}]}
+
 
 # How the agent's turn on an input (and so a stage) ended: a call without tool calls, every round used, or the
 # auto-stop after a call (the context passed 0.8 × budget).
@@ -38,6 +181,9 @@ class Trajectory:
 
     episode_id: str
     group_index: int  # k in 0..K-1 among the rollouts of the same episode
+    # The GRPO group (set by the collector): the K rollouts of one collected episode share it, and an episode
+    # collected twice in one batch forms two groups ("<episode id>#<its position in the batch>").
+    group_id: str = ""
     steps: list[Step] = field(default_factory=list)
     answer: str | None = None  # the final <answer> of stage 3, None when none was given
     stage_end: dict[int, str] = field(default_factory=dict)  # stage → END_DONE | END_ROUND_LIMIT | END_BUDGET

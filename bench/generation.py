@@ -17,6 +17,7 @@ from transformers import DynamicCache
 from agemem.models import ModelConfig, load_model, load_tokenizer
 from agemem.rollout.engine import SamplingParams
 from agemem.rollout.hf_engine import HFEngine, left_pad
+from agemem.tasks.runtime import prepare_model
 
 
 @torch.inference_mode()
@@ -53,6 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = ModelConfig()
+    prepare_model(cfg)  # the tiny model is built by the caller (here), as every task does
     tokenizer, model = load_tokenizer(cfg), load_model(cfg).eval()
     gen = torch.Generator().manual_seed(0)
     prompts = [torch.randint(20, 500, (args.prompt_len - (i % 8) * 4,), generator=gen).tolist()

@@ -13,7 +13,7 @@ the chunks are packed greedily up to `max_tokens` and the short ones are kept ra
 import math
 from collections.abc import Callable, Sequence
 
-from data_gen.schema import Episode
+from agemem.records import Episode
 
 TokenCounter = Callable[[str], int]
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from agemem.records import Episode, episode_problems
+from data_gen.errors import DataError, Rejection
 from data_gen.io import Record, read_rows
-from data_gen.schema import DataError, Episode, Rejection, episode_problems
 
 log = logging.getLogger("agemem")
 # Inputs with at least this many rows get a progress bar (stderr).

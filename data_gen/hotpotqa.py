@@ -12,9 +12,10 @@ sentences are null or [] is empty: as a distractor it is dropped and counted in 
 Malformed values (a paragraph that is not a [title, sentences] pair, a number where text belongs) are errors.
 """
 
+from agemem.records import Episode
 from data_gen.convert import Outcome
+from data_gen.errors import Rejection
 from data_gen.io import Record
-from data_gen.schema import Episode, Rejection
 
 SOURCE = "hotpotqa"
 ID_KEY = "_id"

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data_gen.schema import DataError, Episode, Rejection, episode_problems
+from agemem.records import Episode, episode_problems
+from data_gen.errors import DataError, Rejection
 
 log = logging.getLogger("agemem")
 _WHITESPACE = " \t\n\r"

@@ -15,9 +15,10 @@ import re
 from collections.abc import Callable
 from functools import partial
 
+from agemem.records import ABSTAIN_ANSWER, Episode
 from data_gen.convert import Outcome
+from data_gen.errors import DataError
 from data_gen.io import Record
-from data_gen.schema import ABSTAIN_ANSWER, DataError, Episode
 
 SOURCE = "locomo"
 ID_KEY = "sample_id"

@@ -7,9 +7,9 @@ reference. The question carries its date (`[date] question`) because temporal qu
 Abstention questions (`question_id` ending in `_abs`) are flagged in metadata; their answer text is kept.
 """
 
+from agemem.records import Episode
 from data_gen.convert import Outcome
 from data_gen.io import Record
-from data_gen.schema import Episode
 
 SOURCE = "longmemeval"
 ID_KEY = "question_id"

@@ -8,8 +8,13 @@ they always share a split.
 """
 
 import hashlib
+import logging
 
-from data_gen.schema import Episode
+from agemem.records import Episode
+from data_gen.config import DataConfig
+from data_gen.sources import build_episodes
+
+log = logging.getLogger("agemem")
 
 SPLITS = ("train", "val", "test")
 
@@ -46,3 +51,16 @@ def select_split(episodes: list[Episode], split: str) -> list[Episode]:
     if split not in SPLITS:
         raise ValueError(f"data.split={split!r}: must be one of {['all', *SPLITS]}")
     return [e for e in episodes if e.metadata["split"] == split]
+
+
+def train_val_episodes(data: DataConfig, seed: int) -> tuple[list[Episode], list[Episode]]:
+    """Train and validation episodes of the configured source (built with `seed`), split by a stable hash of the
+    item id. Rejected rows are counted in a warning (task=generate lists the reasons)."""
+    result = build_episodes(data, seed)
+    if result.rejections:
+        log.warning("%d rows of %s rejected (see task=generate for the reasons)", len(result.rejections), data.source)
+    assign_splits(result.episodes, data.val_fraction, data.test_fraction)
+    train, val = select_split(result.episodes, "train"), select_split(result.episodes, "val")
+    if not train:
+        raise ValueError(f"data.source={data.source!r} produced no training episodes")
+    return train, val

@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from agemem.records import Episode
 from data_gen.chunks import episode_chunks
-from data_gen.schema import Episode, Rejection
+from data_gen.errors import Rejection
 
 # Rejections listed in the printed table (stats.json has all of them).
 SHOWN_REJECTIONS = 20

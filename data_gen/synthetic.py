@@ -15,8 +15,8 @@ gives tasks whose entities never occur in training data made with the default ra
 import random
 from dataclasses import dataclass
 
+from agemem.records import ABSTAIN_ANSWER, Episode
 from data_gen.convert import progress
-from data_gen.schema import ABSTAIN_ANSWER, Episode
 
 SOURCE = "synthetic"
 # attribute → number of digits of its values (digits are one token each in the tiny tokenizer).

@@ -1,9 +1,8 @@
 """Stage 3, integrated reasoning (SPEC.md §3): the stage-2 context carries over, the query is appended, and the
 agent retrieves from LTM, manages its context and ends with <answer>."""
 
-from agemem.records import END_ROUND_LIMIT, Trajectory
+from agemem.records import END_ROUND_LIMIT, Episode, Trajectory
 from agemem.tools.executor import AgentState
-from data_gen.schema import Episode
 from stages.turn import TurnGen, TurnSettings, input_text, record_end, respond
 
 STAGE = 3

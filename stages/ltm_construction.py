@@ -5,11 +5,9 @@ Two variants: `paper` shows one context message per step, each preceded by an au
 memories; `official` (the official code) puts all of it in one casual-chat user message.
 """
 
-from agemem.records import Trajectory
-from agemem.tools.actions import ToolCall
+from agemem.records import Episode, ToolCall, Trajectory
 from agemem.tools.executor import AgentState, execute_call
 from agemem.tools.schemas import RETRIEVE_MEMORY
-from data_gen.schema import Episode
 from stages.turn import TurnGen, TurnSettings, input_text, respond_to_inputs
 
 STAGE = 1

@@ -2,9 +2,8 @@
 distractors — related but irrelevant or misleading messages — arrive one per step; the agent should
 Filter/Summary its context."""
 
-from agemem.records import Trajectory
+from agemem.records import Episode, Trajectory
 from agemem.tools.executor import AgentState
-from data_gen.schema import Episode
 from stages.turn import TurnGen, TurnSettings, input_text, respond_to_inputs
 
 STAGE = 2

@@ -2,9 +2,8 @@
 
 from collections.abc import Generator
 
-from agemem.records import Trajectory
+from agemem.records import Episode, Trajectory
 from agemem.tools.executor import AgentState
-from data_gen.schema import Episode
 from stages.config import CurriculumConfig
 from stages.integrated_reasoning import integrated_reasoning
 from stages.ltm_construction import ltm_construction

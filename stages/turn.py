@@ -9,9 +9,16 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from agemem.records import END_BUDGET, END_DONE, END_ROUND_LIMIT, Step, Trajectory
-from agemem.rollout.engine import Generation
-from agemem.tools.actions import Action, ToolResult
+from agemem.records import (
+    END_BUDGET,
+    END_DONE,
+    END_ROUND_LIMIT,
+    Action,
+    Generation,
+    Step,
+    ToolResult,
+    Trajectory,
+)
 from agemem.tools.executor import AgentState, execute_call
 from agemem.tools.parser import parse_action
 from agemem.tools.schemas import SUMMARY_CONTEXT

@@ -9,6 +9,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("WANDB_MODE", "disabled")
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,11 @@ import torch
 
 from agemem import PROJECT_ROOT
 from agemem.models import ModelConfig, load_model, load_tokenizer
+from agemem.records import Episode
+from agemem.tasks.runtime import prepare_model
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+prepare_model(ModelConfig())  # the tiny model, as every task builds it first (reused when already built)
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 
@@ -44,3 +48,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent (it sits beside the project on dev machines and CI)")
     return SHARED_DATA
+
+
+def _make_episode(episode_id: str = "e1", **overrides) -> Episode:
+    fields = {"id": episode_id, "source": "test", "contexts": ["Alice lives in Paris."],
+              "distractors": ["Bob likes tea."], "question": "Where does Alice live?", "answers": ["Paris"],
+              "supporting_facts": ["Alice lives in Paris."], "category": "single_hop",
+              "metadata": {"item_id": episode_id}}
+    return Episode(**(fields | overrides))
+
+
+@pytest.fixture()
+def make_episode() -> Callable[..., Episode]:
+    """`make_episode(id, **field_overrides)`: a small valid episode."""
+    return _make_episode

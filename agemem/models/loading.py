@@ -14,7 +14,7 @@ from transformers.utils import logging as hf_logging
 
 from agemem import PROJECT_ROOT
 from agemem.models.config import ModelConfig
-from agemem.models.tiny import ensure_tiny_model
+from agemem.models.tiny import built_corpus_digest, tiny_model_dir
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
@@ -23,11 +23,20 @@ class ModelPathError(ValueError):
     """`model.path` does not point at a usable local model."""
 
 
+def tiny_cache_root(cfg: ModelConfig) -> Path:
+    """Where the tiny model of `model.path=null` is built: `model.cache_dir`, or <project>/.cache/models."""
+    return Path(cfg.cache_dir) if cfg.cache_dir else PROJECT_ROOT / ".cache" / "models"
+
+
 def resolve_model_dir(cfg: ModelConfig) -> Path:
     """The local folder to load from: `model.path`, or the tiny model built into the cache."""
     if cfg.path is None:
-        cache_root = Path(cfg.cache_dir) if cfg.cache_dir else PROJECT_ROOT / ".cache" / "models"
-        return ensure_tiny_model(cfg.tiny, cache_root)
+        folder = tiny_model_dir(cfg.tiny, tiny_cache_root(cfg))
+        if built_corpus_digest(folder) is None:
+            raise ModelPathError(f"model.path=null selects the tiny offline model, which is not built in {folder}: "
+                                 "every `python run.py` task builds it first (in code: "
+                                 "agemem.tasks.runtime.prepare_model(model_config))")
+        return folder
     path = Path(cfg.path).expanduser()
     if not path.is_dir():
         raise ModelPathError(f"model.path={cfg.path!r}: no such directory (models are loaded from local folders only)")

@@ -6,6 +6,12 @@ Public API (imported lazily, so that `agemem.rewards.config` stays light for the
   with `.metrics`); `build_judge(judge_cfg) -> Judge`
 - `exact_match`, `token_f1`, `substring_match`, `normalize_answer` (rule judges)
 - `memory_quality(trajectories, episodes_by_id, judge) -> list[float]`
+
+Modules: `config` (the reward/judge config schemas), `presets` (preset names and each preset's total R(τ)),
+`paper_terms` (the paper preset's terms, key-term extraction included), `official_terms` (the official-code
+preset's terms), `scoring` (batch scoring: plans the judge requests, one judge call, assembles each breakdown),
+`matching` (rule-based answer matching and overlap rules), `quality` (memory quality), `mem_alpha` (Mem-α's
+per-step reward), `judges/` (rule, local-LLM and HTTP judges).
 """
 
 import importlib
@@ -23,8 +29,8 @@ _EXPORTS = {
     "token_f1": "agemem.rewards.matching",
     "substring_match": "agemem.rewards.matching",
     "normalize_answer": "agemem.rewards.matching",
-    "extract_key_terms": "agemem.rewards.key_terms",
-    "tool_term": "agemem.rewards.official",
+    "extract_key_terms": "agemem.rewards.paper_terms",
+    "tool_term": "agemem.rewards.official_terms",
     "memory_quality": "agemem.rewards.quality",
     "build_judge": "agemem.rewards.judges",
     "Judge": "agemem.rewards.judges",

@@ -10,7 +10,7 @@ Defaults β = 0.05, γ = 0.1 (`reward.mem_alpha_beta`, `reward.mem_alpha_gamma`)
 
 from collections.abc import Sequence
 
-from agemem.tools.actions import ToolResult
+from agemem.records import ToolResult
 
 
 def _fraction(flags: Sequence[bool]) -> float:

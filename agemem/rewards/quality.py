@@ -7,9 +7,8 @@ comparing the stored entries with the expected facts. An empty memory scores 0 w
 
 from collections.abc import Mapping, Sequence
 
-from agemem.records import Trajectory
+from agemem.records import Episode, Trajectory
 from agemem.rewards.judges import MEMORY_QUALITY, Judge, JudgeRequest
-from data_gen.schema import Episode
 
 
 def stored_contents(traj: Trajectory) -> list[str]:

@@ -10,10 +10,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-from agemem.records import Trajectory
-from agemem.rewards import official, terms
+from agemem.records import Episode, Trajectory
+from agemem.rewards import official_terms, paper_terms
 from agemem.rewards.config import RewardConfig
-from agemem.rewards.formulas import OFFICIAL, PAPER, check_preset, official_total, paper_total
 from agemem.rewards.judges import (
     ANSWER,
     CACHE,
@@ -26,7 +25,7 @@ from agemem.rewards.judges import (
     RuleJudge,
     Verdict,
 )
-from data_gen.schema import Episode
+from agemem.rewards.presets import OFFICIAL, PAPER, check_preset, official_total, paper_total
 
 
 @dataclass
@@ -81,9 +80,10 @@ def _plan(traj: Trajectory, episode: Episode, preset: str, requests: list[JudgeR
         slots.task = len(requests)
         requests.append(JudgeRequest(ANSWER, q, golds, (traj.answer,), facts))
     if preset == PAPER:
-        entries, retrieved = terms.stored_entries(traj), terms.retrieved_entries(traj)
+        entries, retrieved = paper_terms.stored_entries(traj), paper_terms.retrieved_entries(traj)
     else:
-        entries, retrieved = official.added_entries(traj)[: official.JUDGED_SAMPLE], official.retrieved_items(traj)
+        entries = official_terms.added_entries(traj)[: official_terms.JUDGED_SAMPLE]
+        retrieved = official_terms.retrieved_items(traj)
     for entry in entries:
         slots.storage.append(len(requests))
         requests.append(JudgeRequest(STORAGE, q, golds, (entry,), facts))
@@ -97,18 +97,18 @@ def _assemble_paper(
     traj: Trajectory, episode: Episode, slots: _Slots, verdicts: list[Verdict], cfg: RewardConfig
 ) -> RewardBreakdown:
     """The paper's terms (eqs. 17–26) and total (eq. 16)."""
-    task = terms.task_reward(traj.answer, None if slots.task is None else verdicts[slots.task].score,
-                             cfg.no_answer_reward)
-    used = terms.used_context_tokens(traj, cfg.token_estimate)
-    compression = terms.compression_reward(used, traj.context_budget)
-    preventive = terms.preventive_reward(traj)
-    preservation = terms.preservation_reward(episode.question, traj.answer_context())
-    context = terms.context_reward(compression, preventive, preservation)
-    storage = terms.storage_reward([verdicts[i].score for i in slots.storage], cfg.storage_threshold)
-    maintenance = terms.maintenance_reward(traj)
-    relevance = terms.relevance_reward(None if slots.relevance is None else verdicts[slots.relevance].score)
-    memory = terms.memory_reward(storage, maintenance, relevance)
-    p_rounds, p_overflow = terms.penalties(traj, cfg.penalty_rounds, cfg.penalty_overflow)
+    task = paper_terms.task_reward(traj.answer, None if slots.task is None else verdicts[slots.task].score,
+                                   cfg.no_answer_reward)
+    used = paper_terms.used_context_tokens(traj, cfg.token_estimate)
+    compression = paper_terms.compression_reward(used, traj.context_budget)
+    preventive = paper_terms.preventive_reward(traj)
+    preservation = paper_terms.preservation_reward(episode.question, traj.answer_context())
+    context = paper_terms.context_reward(compression, preventive, preservation)
+    storage = paper_terms.storage_reward([verdicts[i].score for i in slots.storage], cfg.storage_threshold)
+    maintenance = paper_terms.maintenance_reward(traj)
+    relevance = paper_terms.relevance_reward(None if slots.relevance is None else verdicts[slots.relevance].score)
+    memory = paper_terms.memory_reward(storage, maintenance, relevance)
+    p_rounds, p_overflow = paper_terms.penalties(traj, cfg.penalty_rounds, cfg.penalty_overflow)
     penalty = p_rounds + p_overflow
     return RewardBreakdown(
         total=paper_total(task, context, memory, penalty, cfg),
@@ -126,26 +126,26 @@ def _from_llm(verdict: Verdict) -> bool:
 def _assemble_official(
     traj: Trajectory, episode: Episode, slots: _Slots, verdicts: list[Verdict], cfg: RewardConfig
 ) -> RewardBreakdown:
-    """The official code's terms (agemem/rewards/official.py) and clipped total. Storage and relevance use the
-    LLM's verdicts when an LLM judge gave them, else the official rule fallbacks (as the code does without a
+    """The official code's terms (agemem/rewards/official_terms.py) and clipped total. Storage and relevance use
+    the LLM's verdicts when an LLM judge gave them, else the official rule fallbacks (as the code does without a
     chat client or when the call fails)."""
     score = None if slots.task is None else verdicts[slots.task].score
-    task = terms.task_reward(traj.answer, score, cfg.no_answer_reward)
-    compression, preventive = official.compression(traj), official.preventive(traj)
-    preservation = official.preservation(episode.question, traj.answer_context())
+    task = paper_terms.task_reward(traj.answer, score, cfg.no_answer_reward)
+    compression, preventive = official_terms.compression(traj), official_terms.preventive(traj)
+    preservation = official_terms.preservation(episode.question, traj.answer_context())
     context = (compression + preventive + preservation) / 3
     judged = [verdicts[i] for i in slots.storage]
     llm_storage = [v.score for v in judged] if judged and all(map(_from_llm, judged)) else None
-    storage = official.storage(llm_storage, official.added_entries(traj), cfg.storage_threshold)
-    maintenance = terms.maintenance_reward(traj)
+    storage = official_terms.storage(llm_storage, official_terms.added_entries(traj), cfg.storage_threshold)
+    maintenance = paper_terms.maintenance_reward(traj)
     relevance_verdict = None if slots.relevance is None else verdicts[slots.relevance]
     if relevance_verdict is not None and _from_llm(relevance_verdict):
         relevance = relevance_verdict.score
     else:
-        relevance = official.relevance_fallback(traj)
+        relevance = official_terms.relevance_fallback(traj)
     memory = (storage + maintenance + relevance) / 3
-    tool = official.tool_term(traj)
-    p_rounds, p_overflow = official.penalties(traj, cfg.penalty_rounds, cfg.penalty_overflow)
+    tool = official_terms.tool_term(traj)
+    p_rounds, p_overflow = official_terms.penalties(traj, cfg.penalty_rounds, cfg.penalty_overflow)
     penalty = p_rounds + p_overflow
     return RewardBreakdown(
         total=official_total(score if traj.answer is not None else None, tool, context, memory, penalty, cfg),

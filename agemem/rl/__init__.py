@@ -4,7 +4,13 @@ Tensors, masks and plain scalars in; tensors and a metrics dict out. Shape legen
 V vocab (N trajectories, S step samples).
 """
 
-from agemem.rl.advantages import broadcast_to_steps, group_index, grouped_normalize, stepwise_advantages
+from agemem.rl.advantages import (
+    broadcast_to_steps,
+    group_index,
+    grouped_normalize,
+    shuffle_rewards,
+    stepwise_advantages,
+)
 from agemem.rl.losses import (
     AGG_MODES,
     KL_KINDS,
@@ -43,6 +49,7 @@ __all__ = [
     "merge_prefix_chains",
     "pack_micro_batches",
     "policy_loss",
+    "shuffle_rewards",
     "stepwise_advantages",
     "token_logprobs",
 ]

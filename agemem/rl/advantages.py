@@ -140,3 +140,12 @@ def broadcast_to_steps(advantages: Tensor, steps_per_trajectory: Tensor) -> Tens
     return torch.repeat_interleave(
         advantages, steps_per_trajectory.to(device=advantages.device, dtype=torch.long)
     )
+
+
+def shuffle_rewards(rewards: Tensor, seed: int) -> Tensor:
+    """The shuffled-reward control: the batch's rewards in a seeded random order, so that a trajectory's reward
+    no longer depends on what it did (on several ranks each rank permutes its own share of the batch).
+
+    Shape: rewards (N,) → (N,).
+    """
+    return rewards[torch.randperm(len(rewards), generator=torch.Generator().manual_seed(seed))]

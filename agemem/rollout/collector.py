@@ -14,44 +14,18 @@ from transformers import PreTrainedTokenizerBase
 
 from agemem.memory import build_state, extractive_summary
 from agemem.memory.config import MemoryConfig
-from agemem.records import Trajectory
+from agemem.records import Episode, Trajectory
 from agemem.rollout.config import RolloutConfig
 from agemem.rollout.engine import Engine
 from agemem.rollout.factory import sampling_params
+from agemem.seeding import derive_seed
 from agemem.tools.schemas import TOOL_SCHEMAS
-from data_gen.schema import Episode
 from stages.config import CurriculumConfig
+from stages.prompts import system_prompt_for
 from stages.trajectory import run_trajectory
 from stages.turn import Completion, Request, TurnSettings
 
 log = logging.getLogger("agemem")
-
-SYSTEM_PROMPT = (
-    "You are an agent with a long-term memory (LTM) and a short-term context. Think in <think>...</think>, then "
-    'either call memory tools as <tool_call>[{"name": ..., "arguments": {...}}]</tool_call> or reply '
-    "<answer>...</answer>. Tools: Add_memory(content), Update_memory(memory_id, content), "
-    "Delete_memory(memory_id, confirmation), Retrieve_memory(query, top_k), Summary_context(span), "
-    "Filter_context(criteria)."
-)
-# curriculum.tool_format=hermes: Qwen's native format, one JSON object per <tool_call> block.
-HERMES_SYSTEM_PROMPT = (
-    "You are an agent with a long-term memory (LTM) and a short-term context. Think in <think>...</think>, then "
-    'either call memory tools, one call per block: <tool_call>{"name": ..., "arguments": {...}}</tool_call> '
-    "(several blocks for several calls), or reply <answer>...</answer>. Tools: Add_memory(content), "
-    "Update_memory(memory_id, content), Delete_memory(memory_id, confirmation), Retrieve_memory(query, top_k), "
-    "Summary_context(span), Filter_context(criteria)."
-)
-# curriculum.prompt_style=compact: the protocol is learnt from demonstrations, not read from the prompt.
-COMPACT_SYSTEM_PROMPT = "You are a memory agent."
-SYSTEM_PROMPTS = {"full": SYSTEM_PROMPT, "compact": COMPACT_SYSTEM_PROMPT}
-
-
-def system_prompt_for(curriculum: CurriculumConfig) -> str:
-    """The system prompt of `curriculum.prompt_style`; the full style describes `curriculum.tool_format`."""
-    if curriculum.prompt_style == "full" and curriculum.tool_format == "hermes":
-        return HERMES_SYSTEM_PROMPT
-    return SYSTEM_PROMPTS.get(curriculum.prompt_style, SYSTEM_PROMPT)
-
 
 @dataclass
 class CollectSettings:
@@ -77,6 +51,9 @@ class PromptRenderer:
         # Every model call renders its context twice: the budget check before it, then the prompt. The first
         # render is held (keyed by the messages' roles and texts) and handed out once to the second.
         self.held: dict[tuple[tuple[str, str], ...], list[int]] = {}
+        # Per role: (reference conversation, its rendered text, its token count), measured once (count_message).
+        self._references: dict[str, tuple[list[dict[str, Any]], str, int]] = {}
+        self._generation_tokens: int | None = None
 
     def prompt_ids(self, messages: list[dict[str, Any]]) -> list[int]:
         key = tuple((m["role"], m["content"]) for m in messages) if all(m.keys() == PLAIN for m in messages) else None
@@ -92,10 +69,83 @@ class PromptRenderer:
             self.held[key] = list(ids)
         return ids
 
-    def count_message(self, message: dict[str, Any]) -> int:
-        """Tokens of one message as ChatML renders it (the STM caches this per message)."""
-        text = f"<|im_start|>{message['role']}\n{message['content']}<|im_end|>\n"
+    # What a counted message is appended to, by its role: what precedes it in a real context (the system prompt
+    # first, an input before a reply, a reply before a tool result), so that templates which look at the previous
+    # message render it as they would in place. Other roles follow a user message.
+    REFERENCE_ROLES = (
+        ("user", ("system",)), ("assistant", ("system", "user")), ("tool", ("system", "user", "assistant")))
+
+    def _render(self, messages: list[dict[str, Any]], generation: bool) -> str:
+        return self.tokenizer.apply_chat_template(
+            messages, tools=self.tools, tokenize=False, add_generation_prompt=generation
+        )
+
+    def _tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _reference(self, role: str) -> tuple[list[dict[str, Any]], str, int]:
+        if role not in self._references:
+            roles = dict(self.REFERENCE_ROLES).get(role, ("system", "user"))
+            messages = [{"role": r, "content": "x"} for r in roles]
+            text = self._render(messages, generation=False)
+            self._references[role] = (messages, text, self._tokens(text))
+        return self._references[role]
+
+    def count_message(self, message: dict[str, Any]) -> int:
+        """Tokens `message` adds to the prompt, as the tokenizer's own chat template renders it (the STM
+        caches this per message and sums it for the context budget).
+
+        A system message counts as a context's first message (the STM's messages[0], the only system message
+        it holds): its count is the whole render of [message], so it also carries what the template puts at
+        the start of a conversation (a BOS, a date header, the tool schemas when tools are in the prompt). Any
+        other message counts as the tokens it adds to a fixed reference conversation for its role
+        (REFERENCE_ROLES): the reference's render (measured once per role) is a prefix of the render with the
+        message appended, and only the added text is tokenised; a template that rewrites earlier text when a
+        message is appended falls back to the difference of the two renders' whole token counts.
+
+        Why this is exact for ChatML and Llama-3-style templates: each message renders to one block delimited
+        by special tokens (`<|im_start|>role\\n…<|im_end|>\\n`,
+        `<|start_header_id|>role<|end_header_id|>\\n\\n…<|eot_id|>`), special tokens are split off before BPE
+        runs, so no token spans two blocks and a block's tokens do not depend on its neighbours; the
+        template's fixed leading text (a BOS) goes to the system message. So for a context that starts with
+        its system message, the counts sum to the token count of its render, and `len(prompt_ids(context)) ==
+        sum + generation_tokens()` (the generation prompt, e.g. `<|im_start|>assistant\\n`: the one constant).
+        Rendering a message alone and subtracting a fixed overhead would miss a BOS emitted on the first
+        message only; hand-rendering a frame misses templates that trim or rewrite content (Llama-3 trims it).
+        For ChatML the added block of a system/user/assistant message is exactly the
+        `<|im_start|>{role}\\n{content}<|im_end|>\\n` counted by hand before: those counts are unchanged.
+
+        Where per-message counts cannot be exact:
+        - a template that injects a default system message into a context without one (Qwen2.5): STM contexts
+          always start with theirs; a context without one renders that default block (the count of the default
+          system message) on top of the sum;
+        - a template that merges consecutive messages: the project's template renders a tool result as
+          `<|im_start|>user\\n<tool_response>\\n…\\n</tool_response><|im_end|>\\n` (so its count is that, not
+          the `<|im_start|>tool\\n…` counted by hand before) and a run of tool results as one such turn; each
+          is counted as a turn of its own, so a run of n is over-counted by n-1 times a fixed frame (the
+          budget errs high);
+        - with tools in the prompt, the system message's count includes the tool schemas (they are in its
+          turn);
+        - a template that rewrites earlier messages depending on later ones (Qwen3 drops the <think> of
+          replies before the last user input): a message is counted as rendered at the end of the context.
+        """
+        if message["role"] == "system":
+            return self._tokens(self._render([message], generation=False))
+        reference, text, tokens = self._reference(message["role"])
+        rendered = self._render([*reference, message], generation=False)
+        if rendered.startswith(text):
+            return self._tokens(rendered[len(text):])
+        return self._tokens(rendered) - tokens
+
+    def generation_tokens(self) -> int:
+        """Tokens of the generation prompt that `prompt_ids` appends (e.g. `<|im_start|>assistant\\n`),
+        measured once: `len(prompt_ids(context)) == sum(count_message(m) for m in context) +
+        generation_tokens()` for a context that starts with its system message (see `count_message` for the
+        exceptions)."""
+        if self._generation_tokens is None:
+            reference, _, tokens = self._reference("assistant")
+            self._generation_tokens = self._tokens(self._render(reference, generation=True)) - tokens
+        return self._generation_tokens
 
     def decode(self, token_ids: list[int]) -> str:
         """Generated ids → text, keeping tool/answer tags (they are special tokens in some tokenizers)."""
@@ -154,7 +204,7 @@ def collect(
     while pending:
         order = sorted(pending)
         prompts = [renderer.prompt_ids(pending[i].messages) for i in order]
-        sampling = sampling_params(settings.rollout, stop_ids, seed=seed * 1_000_003 + tick)
+        sampling = sampling_params(settings.rollout, stop_ids, seed=derive_seed(seed, tick))
         if episode_seeds is not None:  # a trajectory's turn-th call always sits in tick `turn`
             sampling = replace(sampling, seeds=tuple(
                 trajectory_seed(episode_seeds[i // group_size], i % group_size, tick) for i in order))
@@ -165,12 +215,15 @@ def collect(
         tick += 1
         if progress is not None:
             progress(len(order))
-    return [t for t in results if t is not None]
+    trajectories = [t for t in results if t is not None]
+    for i, trajectory in enumerate(trajectories):  # the GRPO group: the K rollouts of one collected episode
+        trajectory.group_id = f"{trajectory.episode_id}#{i // group_size}"
+    return trajectories
 
 
 def trajectory_seed(episode_seed: int, group_index: int, turn: int) -> int:
     """The sampling seed of one model call of one trajectory (distinct for distinct inputs in practice)."""
-    return ((episode_seed * 1_000_003 + group_index) * 1_000_003 + turn) % 2**63
+    return derive_seed(episode_seed, group_index, turn)
 
 
 def _advance(

@@ -11,8 +11,7 @@ from typing import Protocol
 
 import torch
 
-FINISH_STOP = "stop"
-FINISH_LENGTH = "length"
+from agemem.records import Generation
 
 
 @dataclass(frozen=True)
@@ -28,15 +27,6 @@ class SamplingParams:
     # One seed per prompt (overrides `seed`): each completion then depends on its own prompt and seed only, not
     # on the other prompts it is batched with (so a rollout does not depend on how tasks are split across ranks).
     seeds: tuple[int, ...] | None = None
-
-
-@dataclass
-class Generation:
-    """One completion: the exact generated ids, their log-probs, and why it ended ("stop" or "length")."""
-
-    token_ids: list[int]
-    logprobs: list[float]
-    finish_reason: str
 
 
 class Engine(Protocol):

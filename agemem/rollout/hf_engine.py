@@ -13,8 +13,9 @@ import torch
 from transformers import DynamicCache, PreTrainedModel
 
 from agemem.batching import length_partition
+from agemem.records import FINISH_LENGTH, FINISH_STOP, Generation
 from agemem.rollout.attention import use_grouped_attention
-from agemem.rollout.engine import FINISH_LENGTH, FINISH_STOP, Generation, SamplingParams, sample_next_token
+from agemem.rollout.engine import SamplingParams, sample_next_token
 from agemem.rollout.static_decode import StaticDecoder, supports_static_decode
 
 DECODERS = ("loop", "generate")

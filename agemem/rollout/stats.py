@@ -26,14 +26,14 @@ def stage_stats(trajectories: list[Trajectory]) -> dict[int, dict[str, float]]:
 
 
 def rollout_metrics(trajectories: list[Trajectory]) -> dict[str, float]:
-    """Per-trajectory means in verl's naming: num_turns, response_length, tool_calls/<tool>, format errors."""
+    """Per-trajectory means under rollout/ (turns, response and prompt lengths, format errors, endings) and tool_calls/<tool>."""
     n = max(1, len(trajectories))
     steps = [s for t in trajectories for s in t.steps]
     calls = Counter(r.name for s in steps for r in s.tool_results)
     metrics = {
-        "num_turns/mean": len(steps) / n,
-        "response_length/mean": sum(len(s.response_ids) for s in steps) / max(1, len(steps)),
-        "prompt_length/mean": sum(s.context_tokens for s in steps) / max(1, len(steps)),
+        "rollout/num_turns/mean": len(steps) / n,
+        "rollout/response_length/mean": sum(len(s.response_ids) for s in steps) / max(1, len(steps)),
+        "rollout/prompt_length/mean": sum(s.context_tokens for s in steps) / max(1, len(steps)),
         "rollout/format_error_rate": sum(s.action.kind == "format_error" for s in steps) / max(1, len(steps)),
         "rollout/answered": sum(t.answer is not None for t in trajectories) / n,
         "rollout/rounds_exceeded": sum(t.rounds_exceeded for t in trajectories) / n,

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 
 import torch
 
+from agemem.records import FINISH_LENGTH, FINISH_STOP, Generation
 from agemem.rollout.config import RolloutConfig
-from agemem.rollout.engine import FINISH_LENGTH, FINISH_STOP, Generation, SamplingParams
+from agemem.rollout.engine import SamplingParams
 
 
 class VLLMEngine:

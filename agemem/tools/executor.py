@@ -20,7 +20,7 @@ from typing import Any
 from agemem.memory.ltm import UnknownMemoryId
 from agemem.memory.state import AgentState
 from agemem.memory.stm import BadSpan
-from agemem.tools.actions import Action, ToolCall, ToolResult
+from agemem.records import Action, ToolCall, ToolResult
 from agemem.tools.schemas import (
     ADD_MEMORY,
     DELETE_MEMORY,

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from agemem.tools.actions import Action, ToolCall
+from agemem.records import Action, ToolCall
 
 log = logging.getLogger(__name__)
 VALID_FORMATS: tuple[str, ...] = ("agemem", "hermes")

@@ -143,3 +143,49 @@ def load_trainer_files(folder: Path, rank: int) -> dict[str, Any]:
     """Restore this rank's RNG state; return the trainer state."""
     restore_rng(folder, rank)
     return read_trainer_state(folder)
+
+
+def save_checkpoint(actor, root: Path, step: int, rank: int, run_id: str | None, run_config: dict[str, Any],
+                    tasks_per_step: int, keep_last: int, n_train: int | None = None) -> None:
+    """DeepSpeed state + trainer state + RNG, then (after every rank wrote) the manifest, then `latest`.
+
+    `run_config`: the flattened config a resume must match (world size added here); `n_train`: training tasks
+    per epoch (for the recorded epoch; None records none)."""
+    import torch.distributed as dist
+
+    folder = step_dir(root, step)
+    if rank == 0 and folder.exists():  # a leftover of a killed save: start the folder afresh
+        shutil.rmtree(folder)
+    dist.barrier()
+    actor.save_checkpoint(str(folder), tag="ds")  # collective: every rank writes its shards
+    world = dist.get_world_size()
+    state = {"global_step": step, "epoch": step * tasks_per_step // n_train if n_train else None,
+             "data_cursor": step * tasks_per_step, "logger_run_id": run_id,
+             "config": {**run_config, "world_size": world}}
+    save_trainer_files(folder, rank, state)
+    dist.barrier()
+    if rank == 0:
+        write_manifest(folder)
+        point_latest(root, folder)
+        prune(root, keep_last)
+    dist.barrier()
+
+
+def resume(actor, resume_from: str, root: Path, run_config: dict[str, Any], rank: int,
+           world: int) -> tuple[int, str | None]:
+    """Load the checkpoint `resume` selects into `actor` and this rank's RNG: `auto` the latest complete one under
+    `root` (none: a fresh start), `never` none, or a folder. Returns (the step to continue from, the logger's
+    run id). The saved config must equal `run_config` (and the world size), or the resumed run would differ."""
+    if resume_from == "never":
+        return 0, None
+    folder = find_resume_folder(root if resume_from == "auto" else Path(resume_from))
+    if folder is None:
+        if resume_from == "auto":
+            return 0, None
+        raise FileNotFoundError(f"resume={resume_from!r}: no complete checkpoint there")
+    state = read_trainer_state(folder)
+    check_resumable(state["config"], {**run_config, "world_size": world})
+    actor.load_checkpoint(str(folder), tag="ds")
+    restore_rng(folder, rank)
+    log.info("resumed from %s at step %d", folder, state["global_step"])
+    return state["global_step"], state["logger_run_id"]

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 @dataclass
 class SFTConfig:
-    """`task=sft`: imitate the expert (data_gen/expert.py) until greedy validation success reaches a threshold."""
+    """`task=sft`: imitate the expert (agemem/rollout/expert.py) until greedy validation success reaches a threshold."""
 
     # Training tasks whose expert trajectories make the demonstration set.
     demo_tasks: int = 512

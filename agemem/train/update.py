@@ -5,10 +5,12 @@ accumulated gradient equals the full-batch gradient however the samples were spl
 number of micro-batches (ZeRO-3 gathers parameters collectively); a rank with fewer runs empty ones.
 """
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 import torch
 
+from agemem.collective import all_reduce_max, all_reduce_sum
 from agemem.rl import (
     StepSample,
     collate,
@@ -21,7 +23,6 @@ from agemem.rl import (
 )
 from agemem.rl.losses import aggregate
 from agemem.train.config import AlgorithmConfig
-from agemem.train.distributed import all_reduce_max, all_reduce_sum
 
 
 def _forward_logprobs(module, batch: dict[str, torch.Tensor], temperature: float) -> torch.Tensor:
@@ -34,33 +35,54 @@ def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
     return {k: v.to(device) for k, v in batch.items()}
 
 
-@torch.no_grad()
-def recompute_logprobs(module, samples: list[StepSample], micro: list[list[int]], pad_id: int,
-                       temperature: float, device: torch.device) -> list[list[float]]:
-    """Per-sample log-probs of the response ids under `module` (old policy or reference), in sample order.
+def lockstep(batches: list[dict[str, torch.Tensor]], device: torch.device,
+             ) -> Iterator[tuple[int, dict[str, torch.Tensor], bool, bool]]:
+    """This rank's micro-batches, as many as the rank with the most: a ZeRO-3 module gathers its parameters
+    collectively in every forward, so every rank must run the same number. A rank with fewer reruns its first
+    batch as padding (its loss is scaled by 0, its outputs discarded). Yields (index, batch on `device`,
+    is_padding, is_last)."""
+    n = all_reduce_max(len(batches))
+    for i in range(n):
+        padding = i >= len(batches)
+        yield i, _to(batches[0 if padding else i], device), padding, i == n - 1
 
-    Every rank runs the same number of forward passes (a ZeRO-3 module gathers its parameters collectively);
-    a rank with fewer micro-batches reruns its first one and discards the result.
-    """
+
+@torch.no_grad()
+def recompute_logprobs(module, samples: list[StepSample], token_budget: int, pad_id: int, temperature: float,
+                       device: torch.device) -> list[list[float]]:
+    """Per-sample log-probs of the response ids under `module` (old policy or reference), in sample order."""
+    micro = pack_micro_batches([len(s.prompt_ids) + len(s.response_ids) for s in samples], token_budget)
     out: list[list[float]] = [[] for _ in samples]
-    for n in range(all_reduce_max(len(micro))):
-        indices = micro[n] if n < len(micro) else micro[0]
-        batch = _to(collate([samples[i] for i in indices], pad_id), device)
+    for n, batch, padding, _ in lockstep([collate([samples[i] for i in m], pad_id) for m in micro], device):
         logprobs = _forward_logprobs(module, batch, temperature)
-        if n >= len(micro):
+        if padding:
             continue
-        for row, i in enumerate(indices):
+        for row, i in enumerate(micro[n]):
             p, r = len(samples[i].prompt_ids), len(samples[i].response_ids)
             # one value per response id; 0 on the untrained context ids inside a merged sample
             out[i] = (logprobs[row, p - 1 : p + r - 1] * batch["loss_mask"][row, p - 1 : p + r - 1]).tolist()
     return out
 
 
+def attach_recomputed_logprobs(samples: list[StepSample], actor, reference, alg: AlgorithmConfig, *,
+                               token_budget: int, pad_id: int, temperature: float) -> None:
+    """The one place recomputed log-probs join the samples: the actor's before its update as the old policy
+    (algorithm.old_logprobs=recompute; else the engine's recorded ones stay) and the reference model's for the
+    KL term (a reference exists when algorithm.kl_coef > 0)."""
+    if alg.old_logprobs == "recompute":
+        for s, lp in zip(samples, recompute_logprobs(actor.module, samples, token_budget, pad_id, temperature,
+                                                     actor.device)):
+            s.old_logprobs = lp
+    if reference is not None:
+        for s, lp in zip(samples, recompute_logprobs(reference, samples, token_budget, pad_id, temperature,
+                                                     actor.device)):
+            s.ref_logprobs = lp
+
+
 def plan_micro_batches(samples: list[StepSample], token_budget: int, pad_id: int, loss_agg: str,
                        world_size: int, denominator_samples: list[StepSample] | None = None,
-                       ) -> tuple[list[dict[str, torch.Tensor]], int, float]:
-    """This rank's collated micro-batches, the number of micro-batches every rank runs, and the loss denominator
-    of the whole batch (all micro-batches, all ranks) that makes accumulation exact. The denominator counts
+                       ) -> tuple[list[dict[str, torch.Tensor]], float]:
+    """This rank's collated micro-batches and the loss denominator of the whole batch (all micro-batches, all ranks) that makes accumulation exact. The denominator counts
     `denominator_samples` when given (the batch before `combine_duplicates`), else `samples`."""
     micro = pack_micro_batches([len(s.prompt_ids) + len(s.response_ids) for s in samples], token_budget)
     batches = [collate([samples[i] for i in indices], pad_id) for indices in micro]
@@ -68,26 +90,24 @@ def plan_micro_batches(samples: list[StepSample], token_budget: int, pad_id: int
                 for s in (samples if denominator_samples is None else denominator_samples))
     # DeepSpeed averages gradients over ranks: divide the global denominator by the world size to undo it.
     denominator = max(all_reduce_sum([local])[0], 1.0) / world_size
-    return batches, all_reduce_max(len(batches)), denominator
+    return batches, denominator
 
 
 def update_actor(actor, samples: list[StepSample], alg: AlgorithmConfig, *, token_budget: int, pad_id: int,
                  temperature: float, agg_constant: float, world_size: int) -> dict[str, float]:
     """One optimizer step on `samples` (this rank's share of the batch). Returns the actor/ metrics."""
-    device = actor.device
     trained = samples
     if alg.combine_duplicates:
         # Every rank needs a micro-batch to run (collectives): one with zero advantage trains on nothing.
         trained = combine_duplicates(samples) or [replace(samples[0], advantage=0.0)]
-    batches, n_micro, denominator = plan_micro_batches(trained, token_budget, pad_id, alg.loss_agg, world_size,
-                                                       denominator_samples=samples)
+    batches, denominator = plan_micro_batches(trained, token_budget, pad_id, alg.loss_agg, world_size,
+                                              denominator_samples=samples)
     actor.train()
     sums = {"actor/pg_loss": 0.0, "actor/kl_loss": 0.0, "actor/pg_clipfrac": 0.0, "actor/ppo_kl": 0.0,
-            "actor/pg_clipfrac_lower": 0.0}
-    for i in range(n_micro):
-        actor.set_gradient_accumulation_boundary(i == n_micro - 1)
-        empty = i >= len(batches)
-        batch = _to(batches[0] if empty else batches[i], device)  # an empty rank reruns a batch with zero loss
+            "actor/pg_clipfrac_lower": 0.0, "actor/micro_batches": 0.0}
+    for _, batch, empty, last in lockstep(batches, actor.device):
+        actor.set_gradient_accumulation_boundary(last)
+        sums["actor/micro_batches"] += 1
         logprobs = _forward_logprobs(actor, batch, temperature)
         pg_loss, metrics = policy_loss(
             logprobs, batch["old_logprobs"], batch["advantages"], batch["loss_mask"],
@@ -113,7 +133,21 @@ def update_actor(actor, samples: list[StepSample], alg: AlgorithmConfig, *, toke
     grad_norm = actor.get_global_grad_norm()
     sums["actor/grad_norm"] = float(grad_norm) if grad_norm is not None else 0.0
     sums["actor/lr"] = float(actor.get_lr()[0])
-    sums["actor/micro_batches"] = float(n_micro)
     sums["actor/samples"] = float(len(samples))
     sums["actor/trained_samples"] = float(len(trained))
     return sums
+
+
+def sft_update(actor, samples: list[StepSample], token_budget: int, pad_id: int, world_size: int) -> float:
+    """One optimizer step of token-mean NLL on the response tokens; micro-batches as in the RL update."""
+    batches, denominator = plan_micro_batches(samples, token_budget, pad_id, "token-mean", world_size)
+    total = 0.0
+    for _, batch, padding, last in lockstep(batches, actor.device):
+        actor.set_gradient_accumulation_boundary(last)
+        logits = actor(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        nll = -token_logprobs(logits, batch["labels"], 1.0)
+        loss = aggregate(nll, batch["loss_mask"], "token-mean", None, denominator)
+        actor.backward(loss * (0.0 if padding else 1.0), scale_wrt_gas=False)
+        total += 0.0 if padding else loss.item()
+    actor.step()
+    return total

@@ -6,7 +6,7 @@ import pytest
 
 from data_gen.config import DataConfig
 from data_gen.distractors import DistractorMiner, corpus_from_episodes, fill_distractors, read_corpus
-from data_gen.schema import DataError
+from data_gen.errors import DataError
 from data_gen.sources import build_episodes
 
 

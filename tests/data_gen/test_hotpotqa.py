@@ -7,7 +7,7 @@ import pytest
 from data_gen import hotpotqa
 from data_gen.config import DataConfig
 from data_gen.convert import convert_file
-from data_gen.schema import DataError
+from data_gen.errors import DataError
 from data_gen.sources import build_episodes
 
 

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
+from data_gen.errors import DataError
 from data_gen.io import Record, load_episodes, read_records, write_episodes
-from data_gen.schema import DataError
 
 
 def test_rows_of_a_pretty_printed_json_list_know_their_lines(tmp_path):

@@ -5,10 +5,11 @@ import json
 
 import pytest
 
+from agemem.records import ABSTAIN_ANSWER
 from data_gen import locomo
 from data_gen.config import DataConfig
 from data_gen.convert import convert_file
-from data_gen.schema import ABSTAIN_ANSWER, DataError
+from data_gen.errors import DataError
 from data_gen.sources import build_episodes
 
 

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from agemem import PROJECT_ROOT
+from agemem.records import episode_problems
 from data_gen.config import DataConfig
-from data_gen.schema import episode_problems
 from data_gen.sources import synthetic_spec
 from data_gen.synthetic import (
     DELETED_ANSWERS,

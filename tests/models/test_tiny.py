@@ -10,8 +10,10 @@ from transformers import AutoTokenizer
 from agemem import PROJECT_ROOT
 from agemem.models import ModelConfig, ModelPathError, load_model, load_tokenizer, resolve_model_dir
 from agemem.models.config import TinyModelConfig
-from agemem.models.tiny import build_model, build_tokenizer, tiny_model_dir
+from agemem.models.tiny import build_model, build_tokenizer, corpus_digest, ensure_tiny_model, tiny_model_dir
+from agemem.tasks.runtime import prepare_model
 from agemem.tools.schemas import TOOL_NAMES, TOOL_SCHEMAS
+from stages.corpus import tokenizer_corpus
 
 MESSAGES = [
     {"role": "system", "content": "You manage memory."},
@@ -50,7 +52,8 @@ def test_special_tokens_and_digits_are_single_tokens(tokenizer):
 def test_build_is_deterministic_in_the_seed():
     small = TinyModelConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
                             num_key_value_heads=1, head_dim=16)
-    tok_a, tok_b = build_tokenizer(small), build_tokenizer(small)
+    corpus = tokenizer_corpus(small.seed)
+    tok_a, tok_b = build_tokenizer(small, corpus), build_tokenizer(small, corpus)
     assert tok_a.get_vocab() == tok_b.get_vocab()
     a, b = build_model(small, tok_a), build_model(small, tok_b)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
@@ -61,13 +64,32 @@ def test_build_is_deterministic_in_the_seed():
 def test_tiny_model_loads_from_the_cache(model_cfg, tmp_path):
     folder = resolve_model_dir(model_cfg)
     assert folder == tiny_model_dir(model_cfg.tiny, PROJECT_ROOT / ".cache" / "models")  # the default cache
-    assert json.loads((folder / "BUILD_COMPLETE").read_text()) == asdict(model_cfg.tiny)
+    digest = corpus_digest(tokenizer_corpus(model_cfg.tiny.seed))
+    assert json.loads((folder / "BUILD_COMPLETE").read_text()) == {**asdict(model_cfg.tiny), "corpus": digest}
     model = load_model(model_cfg)
     assert model.config.head_dim == 64 and model.config.model_type == "qwen3"
     small = TinyModelConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
                             num_key_value_heads=1, head_dim=16)
-    elsewhere = resolve_model_dir(ModelConfig(cache_dir=str(tmp_path), tiny=small))  # model.cache_dir
-    assert elsewhere == tiny_model_dir(small, tmp_path) and (elsewhere / "BUILD_COMPLETE").is_file()
+    elsewhere = ModelConfig(cache_dir=str(tmp_path), tiny=small)  # model.cache_dir
+    with pytest.raises(ModelPathError, match="tiny offline model, which is not built"):
+        resolve_model_dir(elsewhere)  # the models floor loads; a task builds it (the corpus is the stages' text)
+    prepare_model(elsewhere)
+    assert resolve_model_dir(elsewhere) == tiny_model_dir(small, tmp_path)
+    assert (tiny_model_dir(small, tmp_path) / "BUILD_COMPLETE").is_file()
+
+
+def test_a_changed_corpus_rebuilds_the_tiny_model(tmp_path):
+    small = TinyModelConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                            num_key_value_heads=1, head_dim=16)
+    corpus = tokenizer_corpus(small.seed)
+    folder = ensure_tiny_model(small, tmp_path, corpus)
+    built = (folder / "tokenizer.json").stat().st_mtime_ns
+    assert ensure_tiny_model(small, tmp_path, corpus) == folder  # the same corpus: reused, not rebuilt
+    assert (folder / "tokenizer.json").stat().st_mtime_ns == built
+    changed = [*corpus, "<|im_start|>user\nA new prompt template<|im_end|>\n"]
+    assert ensure_tiny_model(small, tmp_path, changed) == folder  # same folder, rebuilt for the new corpus
+    assert json.loads((folder / "BUILD_COMPLETE").read_text())["corpus"] == corpus_digest(changed)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]  # no temporary or stale folder is left
 
 
 def test_missing_or_invalid_model_path_is_a_clear_error(tmp_path):

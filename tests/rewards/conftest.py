@@ -4,9 +4,7 @@ from typing import Any
 
 import pytest
 
-from agemem.records import Step, Trajectory
-from agemem.tools.actions import Action, ToolCall, ToolResult
-from data_gen.schema import Episode
+from agemem.records import Action, Episode, Step, ToolCall, ToolResult, Trajectory
 
 QUESTION = "Which band has more members, Muse or The Raconteurs?"
 FACTS = [

@@ -2,8 +2,8 @@
 
 import pytest
 
+from agemem.records import ToolResult
 from agemem.rewards import mem_alpha
-from agemem.tools.actions import ToolResult
 
 
 def _r(ok):

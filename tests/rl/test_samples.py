@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from agemem.records import Step, Trajectory
+from agemem.records import Action, Step, Trajectory
 from agemem.rl import (
     StepSample,
     broadcast_to_steps,
@@ -18,7 +18,6 @@ from agemem.rl import (
     pack_micro_batches,
     stepwise_advantages,
 )
-from agemem.tools.actions import Action
 
 
 def _step(stage: int, prompt: list[int], response: list[int]) -> Step:
@@ -168,7 +167,7 @@ def test_merged_samples_give_the_same_loss_and_gradient(model, tokenizer):
     from agemem.rl import policy_loss, token_logprobs
     from agemem.rollout.collector import CollectSettings, collect
     from agemem.rollout.config import RolloutConfig
-    from data_gen.expert import ExpertEngine
+    from agemem.rollout.expert import ExpertEngine
     from data_gen.synthetic import SyntheticSpec, synthetic_episodes
     from stages.config import CurriculumConfig
 
@@ -221,7 +220,7 @@ def test_combined_duplicates_give_the_same_loss_and_gradient(model, tokenizer):
     from agemem.rl import loss_denominator, policy_loss, token_logprobs
     from agemem.rollout.collector import CollectSettings, collect
     from agemem.rollout.config import RolloutConfig
-    from data_gen.expert import ExpertEngine
+    from agemem.rollout.expert import ExpertEngine
     from data_gen.synthetic import SyntheticSpec, synthetic_episodes
     from stages.config import CurriculumConfig
 
@@ -264,8 +263,8 @@ def _masked_logprobs(row_logprobs: torch.Tensor, row_mask: torch.Tensor, sample:
 
 
 def test_official_step_filter_keeps_stage_relevant_calls_answers_and_the_last_step():
+    from agemem.records import ToolCall
     from agemem.rl.samples import kept_steps
-    from agemem.tools.actions import ToolCall
 
     def call(stage: int, *names: str) -> Step:
         return replace(_step(stage, [1], [2]), action=Action(kind="tool_calls",

@@ -7,10 +7,10 @@ from recording import record_requests
 
 from agemem.memory import MemoryConfig
 from agemem.models import load_model
+from agemem.records import Episode
 from agemem.rollout.collector import CollectSettings, collect
 from agemem.rollout.config import RolloutConfig
 from agemem.rollout.hf_engine import HFEngine
-from data_gen.schema import Episode
 from stages.config import CurriculumConfig
 from stages.turn import POLICY
 

@@ -13,12 +13,11 @@ import pytest
 from recording import record_requests
 
 from agemem.memory import MemoryConfig, extractive_summary
-from agemem.records import END_BUDGET, END_DONE, END_ROUND_LIMIT, Trajectory
+from agemem.records import END_BUDGET, END_DONE, END_ROUND_LIMIT, FINISH_STOP, Episode, Generation, Trajectory
 from agemem.rollout.collector import CollectSettings, PromptRenderer, collect
 from agemem.rollout.config import RolloutConfig
-from agemem.rollout.engine import FINISH_STOP, Generation, SamplingParams
+from agemem.rollout.engine import SamplingParams
 from agemem.rollout.stats import format_stage_table, stage_stats
-from data_gen.schema import Episode
 from data_gen.synthetic import SyntheticSpec, synthetic_episodes
 from stages.config import CurriculumConfig
 from stages.integrated_reasoning import QUESTION_INPUT
@@ -251,7 +250,7 @@ def test_paper_alg3_switch_an_answer_ends_stage_1(tokenizer, monkeypatch):
 
 
 def test_the_hermes_format_gets_a_system_prompt_that_describes_it():
-    from agemem.rollout.collector import HERMES_SYSTEM_PROMPT, SYSTEM_PROMPT, system_prompt_for
+    from stages.prompts import HERMES_SYSTEM_PROMPT, SYSTEM_PROMPT, system_prompt_for
 
     assert system_prompt_for(CurriculumConfig(tool_format="hermes")) == HERMES_SYSTEM_PROMPT
     assert 'one call per block: <tool_call>{"name"' in HERMES_SYSTEM_PROMPT

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agemem.memory import LexicalSimilarity, LongTermMemory, MemoryConfig, ShortTermMemory, build_state
+from agemem.records import Action, ToolCall
 from agemem.tools import AgentState, execute, execute_call
-from agemem.tools.actions import Action, ToolCall
 from agemem.tools.executor import _HANDLERS, ERRORS
 from agemem.tools.schemas import TOOL_NAMES
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agemem.records import Action
 from agemem.tools import parser
-from agemem.tools.actions import Action
 from agemem.tools.parser import VALID_FORMATS, parse_action
 
 ADD = {"name": "Add_memory", "arguments": {"content": "Alice lives in Paris"}}

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from agemem.config import Config
+from agemem.tasks.config import Config
+from agemem.tasks.runtime import resume_critical_config
 from agemem.train import checkpoint as ckpt
 from agemem.train.logger import MetricsLogger, read_metrics, truncate_after
-from agemem.train.setup import batch_indices, lr_lambda, resume_critical_config
+from agemem.train.setup import batch_indices, lr_lambda
 
 
 def make_checkpoint(root: Path, step: int, complete: bool = True) -> Path:
@@ -163,10 +164,10 @@ def test_batch_indices_are_epochs_of_permutations(n, batch):
 def test_lr_schedule_warms_up_then_decays():
     cfg = Config()
     cfg = replace(cfg, trainer=replace(cfg.trainer, warmup_steps=2, total_steps=6, lr_schedule="cosine"))
-    multiplier = lr_lambda(cfg)
+    multiplier = lr_lambda(cfg.trainer)
     assert [round(multiplier(s), 4) for s in range(7)] == [0.3333, 0.6667, 1.0, 0.8536, 0.5, 0.1464, 0.0]
     with pytest.raises(ValueError, match="constant"):
-        lr_lambda(replace(cfg, trainer=replace(cfg.trainer, lr_schedule="step")))
+        lr_lambda(replace(cfg.trainer, lr_schedule="step"))
 
 
 def test_metrics_log_is_cut_back_to_the_checkpoint(tmp_path):

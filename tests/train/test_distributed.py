@@ -15,10 +15,11 @@ from omegaconf import OmegaConf
 from train_runs import checkpoint_weights, exported_weights, max_abs_diff, read_jsonl, run_train
 
 from agemem import PROJECT_ROOT
-from agemem.config import Config, register_configs
+from agemem.collective import reduce_metrics
 from agemem.models import ModelConfig, load_model
+from agemem.tasks.config import Config, register_configs
 from agemem.train.config import DeepSpeedConfig, TrainerConfig
-from agemem.train.distributed import bf16_enabled, build_ds_config, reduce_metrics
+from agemem.train.distributed import bf16_enabled, build_ds_config
 
 CONF = PROJECT_ROOT / "conf"
 PRESETS = sorted(p.stem for p in (CONF / "deepspeed").glob("*.yaml"))
@@ -81,6 +82,6 @@ def test_two_ranks_match_one_rank(reference_run, tmp_path, stage):
     # The same rollouts and rewards; per-rank counts summed, extremes reduced by max/min.
     reference = read_jsonl(reference_run / "metrics.jsonl")[:2]
     for a, b in zip(reference, read_jsonl(tmp_path / "metrics.jsonl"), strict=True):
-        for key in ("critic/score/mean", "reward/total/max", "reward/total/min", "actor/samples",
-                    "num_turns/mean", "response_length/mean", "actor/grad_norm", "actor/pg_loss"):
+        for key in ("reward/total/mean", "reward/total/max", "reward/total/min", "actor/samples",
+                    "rollout/num_turns/mean", "rollout/response_length/mean", "actor/grad_norm", "actor/pg_loss"):
             assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), f"step {a['step']} {key}"

@@ -33,8 +33,8 @@ LR = 5e-5  # train_runs.TINY
 WEIGHT_DECAY = 200.0  # decay of lr·wd = 1% per step: far more than one Adam step (≤ lr) can move a weight
 LOSS_AGGS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm")
 DECAYED = "seq-mean-token-mean"  # the aggregation run that also checks weight decay
-SAME_ROLLOUTS = ("critic/score/mean", "reward/total/max", "reward/total/min", "response_length/mean",
-                 "num_turns/mean", "actor/samples")
+SAME_ROLLOUTS = ("reward/total/mean", "reward/total/max", "reward/total/min", "rollout/response_length/mean",
+                 "rollout/num_turns/mean", "actor/samples")
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +151,8 @@ def test_every_loss_aggregation_reaches_the_update(reference_run, loss_agg_runs)
     # The same token sum over #tokens (token-mean) and over #sequences, one per model call: the ratio is the mean
     # response length.
     record = first["seq-mean-token-sum"]
-    assert record["actor/samples"] == 4 * record["num_turns/mean"]  # 2 tasks × 2 rollouts
-    assert loss["seq-mean-token-sum"] == pytest.approx(loss["token-mean"] * record["response_length/mean"], rel=1e-5)
+    assert record["actor/samples"] == 4 * record["rollout/num_turns/mean"]  # 2 tasks × 2 rollouts
+    assert loss["seq-mean-token-sum"] == pytest.approx(loss["token-mean"] * record["rollout/response_length/mean"], rel=1e-5)
     assert len({round(v, 9) for v in loss.values()}) == 4 and len({round(v, 6) for v in grad.values()}) == 4
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from train_runs import read_jsonl, run_train
 
-from agemem.train.loop import shuffle_rewards
+from agemem.rl import shuffle_rewards
 
 HELDOUT_SUCCESS = [0.0, 0.0]  # eval/heldout_success at steps 0 and 3: the untrained tiny model answers none
 PHASES = ["timing_s/gen", "timing_s/reward", "timing_s/update", "timing_s/weight_sync", "timing_s/eval"]
@@ -32,7 +32,7 @@ def test_a_short_rl_run_executes_every_phase_and_evaluates_held_out_tasks(refere
     # would be the same number to the bit). Today's permutation swaps the rewards within the group that differs:
     # every advantage changes sign, and so does the loss (the gradient's norm stays the same).
     first, reference = records[1], read_jsonl(reference_run / "metrics.jsonl")[0]
-    for key in ("critic/score/mean", "reward/total/max", "reward/total/min", "response_length/mean", "actor/samples"):
+    for key in ("reward/total/mean", "reward/total/max", "reward/total/min", "rollout/response_length/mean", "actor/samples"):
         assert first[key] == reference[key], key
     assert first["actor/pg_loss"] != reference["actor/pg_loss"]
 

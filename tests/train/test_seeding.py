@@ -9,11 +9,11 @@ from omegaconf import OmegaConf
 from train_runs import TINY
 
 from agemem import PROJECT_ROOT
-from agemem.config import Config, register_configs
 from agemem.rollout.collector import CollectSettings, collect, trajectory_seed
 from agemem.rollout.engine import SamplingParams
 from agemem.rollout.hf_engine import HFEngine
-from agemem.train.setup import training_episodes
+from agemem.tasks.config import Config, register_configs
+from data_gen.splits import train_val_episodes
 
 register_configs()
 
@@ -22,7 +22,7 @@ register_configs()
 def setting(model, tokenizer):
     with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base=None):
         cfg: Config = OmegaConf.to_object(compose(config_name="config", overrides=TINY))
-    episodes, _ = training_episodes(cfg)
+    episodes, _ = train_val_episodes(cfg.data, cfg.seed)
     settings = CollectSettings(cfg.curriculum, cfg.memory, cfg.rollout)
     return episodes[:3], HFEngine(model, tokenizer.pad_token_id), settings, tokenizer
 

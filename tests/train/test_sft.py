@@ -11,8 +11,8 @@ import pytest
 from transformers import AutoModelForCausalLM
 
 from agemem import PROJECT_ROOT
-from agemem.config import Config
-from agemem.train.sft import run_sft
+from agemem.tasks.config import Config
+from agemem.tasks.sft import run_sft
 
 SFT_SUCCESS = 0.0  # validation and held-out success after the 8 steps of the first test
 
@@ -48,23 +48,23 @@ def test_a_mistyped_lr_schedule_fails_naming_the_key():
 
 def test_unseen_id_validation_uses_held_out_ids_but_not_the_held_out_tasks():
     """Validation tasks from the held-out id pool (never in training) that are not the held-out test tasks."""
-    from agemem.train.loop import heldout_episodes
-    from agemem.train.setup import training_episodes
-    from agemem.train.sft import validation_episodes
+    from agemem.eval.validation import heldout_episodes
+    from agemem.tasks.sft import validation_episodes
+    from data_gen.splits import train_val_episodes
 
     cfg = Config()
     cfg = replace(cfg, data=replace(cfg.data, source="synthetic", difficulty=0, size=400, heldout_id_fraction=0.1),
                   trainer=replace(cfg.trainer, heldout_tasks=50))
-    train, val = training_episodes(cfg)
+    train, val = train_val_episodes(cfg.data, cfg.seed)
     seen = replace(cfg, sft=replace(cfg.sft, eval_tasks=5))
     assert validation_episodes(seen, val) == val[:5]
     unseen = replace(cfg, sft=replace(cfg.sft, eval_tasks=40, eval_unseen_ids=True))
     tasks = validation_episodes(unseen, val)
-    test = heldout_episodes(cfg)
+    test = heldout_episodes(cfg.data, 50, cfg.trainer.heldout_seed, "trainer.heldout_tasks=50")
     assert len(tasks) == 40 and all(e.metadata["heldout"] for e in tasks)
     assert not {e.metadata["entity"] for e in tasks} & {e.metadata["entity"] for e in train}
     assert not {(tuple(e.contexts), e.question) for e in tasks} & {(tuple(e.contexts), e.question) for e in test}
     with pytest.raises(ValueError, match="sft.eval_unseen_ids=true needs data.source=synthetic"):
         validation_episodes(replace(unseen, data=replace(unseen.data, source="hotpotqa")), val)
     with pytest.raises(ValueError, match="trainer.heldout_tasks=50 needs data.source=synthetic"):
-        heldout_episodes(replace(cfg, data=replace(cfg.data, source="hotpotqa")))
+        heldout_episodes(replace(cfg.data, source="hotpotqa"), 50, 0, "trainer.heldout_tasks=50")

@@ -26,13 +26,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 import torch.distributed as dist
 
-from agemem.config import Config
 from agemem.models import ModelConfig, load_model, load_tokenizer
 from agemem.rl import StepSample
+from agemem.tasks.config import Config
+from agemem.tasks.runtime import resume_critical_config
 from agemem.train import checkpoint as ckpt
-from agemem.train import loop
 from agemem.train.distributed import full_state_dict, init_distributed, shutdown_distributed
-from agemem.train.setup import build_actor, resume_critical_config
+from agemem.train.setup import build_actor
 from agemem.train.update import recompute_logprobs, update_actor
 
 LR = 1e-3
@@ -58,7 +58,7 @@ def fixed_samples(vocab: int) -> list[StepSample]:
 
 def response_logprobs(module, samples: list[StepSample], pad_id: int) -> list[float]:
     """Summed log-prob of each response under `module` (one micro-batch)."""
-    per_token = recompute_logprobs(module, samples, [list(range(len(samples)))], pad_id, 1.0, torch.device("cpu"))
+    per_token = recompute_logprobs(module, samples, 10**9, pad_id, 1.0, torch.device("cpu"))
     return [sum(lps) for lps in per_token]
 
 
@@ -72,7 +72,7 @@ def max_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
 
 def fresh_actor(cfg: Config):
     torch.manual_seed(0)
-    return build_actor(load_model(ModelConfig()), cfg)
+    return build_actor(load_model(ModelConfig()), cfg.trainer, cfg.deepspeed)
 
 
 def counted_update(actor, samples: list[StepSample], cfg: Config, kwargs: dict) -> tuple[dict, int]:
@@ -133,7 +133,8 @@ def save_result(actor, cfg: Config, root: Path) -> dict:
     leftover = ckpt.step_dir(root, 3) / "stale.bin"
     leftover.parent.mkdir(parents=True)
     leftover.write_bytes(b"old")
-    loop.save_checkpoint(actor, root, 3, 0, "abc123", cfg, n_train=4)
+    ckpt.save_checkpoint(actor, root, 3, 0, "abc123", resume_critical_config(cfg), cfg.trainer.tasks_per_step,
+                         cfg.trainer.keep_last, n_train=4)
     folder = ckpt.step_dir(root, 3)
     return {"events": events, "leftover_exists": leftover.exists(), "complete": list(ckpt.is_complete(folder)),
             "resume_folder": str(ckpt.find_resume_folder(root)), "folder": str(folder),
@@ -154,11 +155,11 @@ def main() -> None:
     samples = fixed_samples(model.config.vocab_size)
     before = response_logprobs(model, samples, tokenizer.pad_token_id)
     for s in samples:  # the rollout policy is the initial model: every ratio starts at exactly 1
-        s.old_logprobs = recompute_logprobs(model, [s], [[0]], tokenizer.pad_token_id, 1.0, torch.device("cpu"))[0]
+        s.old_logprobs = recompute_logprobs(model, [s], 10**9, tokenizer.pad_token_id, 1.0, torch.device("cpu"))[0]
     kwargs = {"pad_id": tokenizer.pad_token_id, "temperature": 1.0, "agg_constant": 16.0, "world_size": 1}
     initial = params(model)
 
-    whole = build_actor(model, cfg)
+    whole = build_actor(model, cfg.trainer, cfg.deepspeed)
     metrics, layer_calls = counted_update(whole, samples, cfg, kwargs)
     after = response_logprobs(whole.module, samples, tokenizer.pad_token_id)
     lengths = [len(s.prompt_ids) + len(s.response_ids) for s in samples]

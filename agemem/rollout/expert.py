@@ -13,7 +13,8 @@ from collections.abc import Iterable
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from agemem.rollout.engine import FINISH_STOP, Generation, SamplingParams
+from agemem.records import FINISH_STOP, Generation
+from agemem.rollout.engine import SamplingParams
 from agemem.tools.schemas import ADD_MEMORY, FILTER_CONTEXT, RETRIEVE_MEMORY
 from stages.ltm_construction import OFFICIAL_INPUT
 

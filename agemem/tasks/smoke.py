@@ -4,16 +4,17 @@ import json
 import logging
 from dataclasses import replace
 
-from agemem.config import Config
 from agemem.models import load_model, load_tokenizer
 from agemem.rollout.factory import build_engine, sampling_params
-from agemem.runtime import output_dir, seed_everything
+from agemem.tasks.config import Config
+from agemem.tasks.runtime import output_dir, prepare_model, seed_everything
 from agemem.tools.schemas import TOOL_SCHEMAS
 
 log = logging.getLogger("agemem")
 
 
 def run_smoke(cfg: Config) -> None:
+    prepare_model(cfg.model)  # before seeding: building the tiny model seeds torch itself
     seed_everything(cfg.seed)
     out = output_dir(cfg.out)
     tokenizer = load_tokenizer(cfg.model)

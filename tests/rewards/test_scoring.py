@@ -1,10 +1,11 @@
-"""`score` / `score_batch` on whole hand-built trajectories, every expected value computed by hand."""
+"""`score` / `score_batch` on whole hand-built trajectories, every expected value computed by hand; under the
+official preset also what is sent to the judge, and when LLM verdicts replace the official rule fallbacks."""
 
 import pytest
 
 from agemem.rewards import RewardBreakdown, RuleJudge, score, score_batch
 from agemem.rewards.config import RewardConfig
-from agemem.rewards.judges import LLMJudge
+from agemem.rewards.judges import FALLBACK, LLM, RULE, JudgeRequest, LLMJudge, Verdict
 from agemem.tools.schemas import (
     ADD_MEMORY,
     DELETE_MEMORY,
@@ -197,3 +198,79 @@ def test_unknown_preset_and_missing_episode_are_errors(b):
 def test_empty_batch(b):
     batch = score_batch([], {}, PAPER, SpyJudge())
     assert batch == [] and batch.metrics["reward/judge_requests"] == 0
+
+
+# ---------------------------------------------------------------- the official preset through score_batch
+# (what surviving reward mutants exposed: docs/LOG.md)
+
+OFFICIAL = RewardConfig(preset="agemem_official")
+
+
+class FixedJudge:
+    """Every verdict `score` from `source`."""
+
+    def __init__(self, score: float, source: str):
+        self.verdict = Verdict(score, source)
+
+    def score(self, requests):
+        return [self.verdict] * len(requests)
+
+
+def test_the_judge_requests_carry_question_golds_texts_and_facts_under_both_presets(b):
+    episode = b.episode()
+    q, golds, facts = episode.question, tuple(episode.answers), tuple(episode.supporting_facts)
+    paper, official = SpyJudge(), SpyJudge()
+    score_batch([good(b)], {"e1": episode}, RewardConfig(), paper)
+    score_batch([good(b)], {"e1": episode}, OFFICIAL, official)
+    expected = [JudgeRequest("answer", q, golds, ("The Raconteurs",), facts),
+                JudgeRequest("storage", q, golds, (M1,), facts), JudgeRequest("storage", q, golds, (M2,), facts),
+                JudgeRequest("relevance", q, golds, (M1, M2), facts)]
+    assert paper.calls == [expected] and official.calls == [expected]
+
+
+def test_official_storage_and_relevance_come_from_an_llm_judge(b):
+    r = score(good(b), b.episode(), OFFICIAL, LLMJudge(FixedBackend("0.7"), RuleJudge()))
+    assert (r.task, r.storage, r.maintenance, r.relevance) == (0.7, 1.0, 1.0, 0.7)  # 2 of 2 entries ≥ 0.5
+    assert r.memory == pytest.approx(2.7 / 3)
+    context = (1 - 25.25 / 2000 + 1 + 1) / 3
+    assert r.total == pytest.approx(0.5 * 0.7 + 0.2 * 0.62 + 0.15 * context + 0.15 * 2.7 / 3)
+
+
+@pytest.mark.parametrize("source", [RULE, FALLBACK])
+def test_without_an_llm_verdict_the_official_fallbacks_apply(b, source):
+    r = score(good(b), b.episode(), OFFICIAL, FixedJudge(0.9, source))
+    assert (r.task, r.storage, r.relevance) == (0.9, 0.0, 0.5)  # keyword fallback 0; retrieval followed: 0.5
+    llm = score(good(b), b.episode(), OFFICIAL, FixedJudge(0.4, LLM))
+    assert (llm.storage, llm.relevance) == (0.0, 0.4)  # 0 of 2 entries ≥ 0.5
+
+
+def test_official_penalties_use_the_configured_values(b):
+    five = b.trajectory(*[b.step(3) for _ in range(5)], max_rounds=5, context_budget=10,
+                        stm_final=[{"role": "user", "content": "x" * 41}])  # 10.25 tokens > 10
+    cfg = RewardConfig(preset="agemem_official", penalty_rounds=-0.7, penalty_overflow=-0.2)
+    r = score(five, b.episode(), cfg)
+    assert (r.penalty_rounds, r.penalty_overflow, r.penalty) == (-0.7, -0.2, pytest.approx(-0.9))
+
+
+def test_the_presets_judge_different_entries(b):
+    """The paper judges stage-1 entries; the official code every added entry (here a stage-2 one too)."""
+    late_add = b.trajectory(b.step(1, b.result(ADD_MEMORY, content="first")),
+                            b.step(2, b.result(ADD_MEMORY, content="second")), max_rounds=5)
+    paper, official = SpyJudge(), SpyJudge()
+    score_batch([late_add], {"e1": b.episode()}, RewardConfig(), paper)
+    score_batch([late_add], {"e1": b.episode()}, OFFICIAL, official)
+    assert [r.texts for r in paper.calls[0]] == [("first",)]
+    assert [r.texts for r in official.calls[0]] == [("first",), ("second",)]
+
+
+def test_the_official_storage_fallback_reads_the_added_entries(b):
+    note = "Remember: the key fact is that The Raconteurs have four members in all."
+    traj = b.trajectory(b.step(1, b.result(ADD_MEMORY, content=note)), b.step(3, answer="x"), answer="x",
+                        max_rounds=5)
+    assert score(traj, b.episode(), OFFICIAL).storage == pytest.approx(0.3)
+
+
+def test_batch_metrics_name_the_extremes_and_the_cache_hits(b):
+    batch = score_batch([good(b)], {"e1": b.episode()}, OFFICIAL, FixedJudge(0.5, "cache"))
+    assert batch.metrics["reward/total/min"] == batch.metrics["reward/total/max"] == batch[0].total
+    assert batch.metrics["reward/judge_cache_hits"] == 4.0

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from agemem import PROJECT_ROOT
-from agemem.config import Config
-from agemem.eval.demo import Phase, mean_curve, plan_phases, plot_curves, summarize, summary_table
-from agemem.eval.demo_config import DemoConfig
+from agemem.tasks.config import Config
+from agemem.tasks.demo import Phase, mean_curve, plan_phases, plot_curves, summarize, summary_table
+from agemem.tasks.demo_config import DemoConfig
 from agemem.train.config import TrainerConfig
 
 

@@ -1,13 +1,14 @@
-"""How the terms combine into R(τ): the paper's formula and the official code's (SPEC.md §4).
+"""The AgeMem reward presets (`reward.preset`, SPEC.md §4): their names, and how each combines its terms into R(τ).
 
-`agemem_paper`    R = w·(R_task + R_context + R_memory) + P, w = 1 (paper §4.1) or 1/3 (paper App. C.4).
+`agemem_paper`    R = w·(R_task + R_context + R_memory) + P, w = 1 (paper §4.1) or 1/3 (paper App. C.4); its
+                  terms are in agemem/rewards/paper_terms.py.
 `agemem_official` R = clip(task + 0.2·R_tool + 0.15·R_context + 0.15·R_memory + P, −1, 1), task = 0.5·score
                   with an answer, else −1 unweighted (the official `ThreeStageRewardCalculator`; its terms are in
-                  agemem/rewards/official.py).
+                  agemem/rewards/official_terms.py).
 """
 
 from agemem.rewards.config import RewardConfig
-from agemem.rewards.official import clip
+from agemem.rewards.official_terms import clip
 
 PAPER, OFFICIAL = "agemem_paper", "agemem_official"
 PRESETS = (PAPER, OFFICIAL)

@@ -8,7 +8,7 @@ from agemem.rewards import exact_match
 from agemem.rl import build_step_samples
 from agemem.rollout.collector import CollectSettings, collect
 from agemem.rollout.config import RolloutConfig
-from data_gen.expert import ExpertEngine, expert_response
+from agemem.rollout.expert import ExpertEngine, expert_response
 from data_gen.synthetic import SyntheticSpec, synthetic_episodes
 from stages.config import CurriculumConfig
 

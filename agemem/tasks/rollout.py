@@ -5,12 +5,12 @@ import logging
 
 from tqdm import tqdm
 
-from agemem.config import Config
 from agemem.models import load_model, load_tokenizer
 from agemem.rollout.collector import CollectSettings, collect
 from agemem.rollout.factory import build_engine
 from agemem.rollout.stats import format_stage_table, stage_stats
-from agemem.runtime import output_dir, seed_everything
+from agemem.tasks.config import Config
+from agemem.tasks.runtime import output_dir, prepare_model, seed_everything
 from data_gen.io import load_episodes
 from data_gen.sources import build_episodes
 
@@ -18,6 +18,7 @@ log = logging.getLogger("agemem")
 
 
 def run_rollout(cfg: Config) -> None:
+    prepare_model(cfg.model)  # before seeding: building the tiny model seeds torch itself
     seed_everything(cfg.seed)
     out = output_dir(cfg.out)
     if cfg.rollout.episodes_file:

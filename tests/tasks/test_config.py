@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from agemem import PROJECT_ROOT
-from agemem.config import Config, register_configs
+from agemem.tasks.config import Config, register_configs
 
 CONF = PROJECT_ROOT / "conf"
 register_configs()

@@ -1,10 +1,9 @@
-"""The total-reward formulas (paper, official code) and the official code's terms, every value hand-computed."""
+"""The official-code preset's terms (R_tool, context, memory, penalties), every value hand-computed."""
 
 import pytest
 
-from agemem.rewards import official, terms
-from agemem.rewards.config import RewardConfig
-from agemem.rewards.formulas import check_preset, official_total, paper_total
+from agemem.rewards import official_terms as official
+from agemem.rewards import paper_terms as terms
 from agemem.tools.schemas import (
     ADD_MEMORY,
     DELETE_MEMORY,
@@ -13,8 +12,6 @@ from agemem.tools.schemas import (
     SUMMARY_CONTEXT,
     UPDATE_MEMORY,
 )
-
-OFFICIAL = RewardConfig(preset="agemem_official")
 
 
 def retrieve(b, *contents: str, ok: bool = True):
@@ -135,30 +132,32 @@ def test_official_round_penalty_at_its_boundary_even_when_the_last_round_answere
         official.penalties(b.trajectory(b.step(3)), -1.0, -0.5)
 
 
-# ---------------------------------------------------------------- totals
+# ---------------------------------------------------------------- boundaries that surviving mutants exposed
+# (mutation testing of agemem/rewards: docs/LOG.md)
 
 
-def test_paper_total_one_and_third():
-    one, third = RewardConfig(paper_weights="one"), RewardConfig(paper_weights="third")
-    assert paper_total(1.0, 0.5, 0.25, -0.5, one) == pytest.approx(1.25)
-    assert paper_total(1.0, 0.5, 0.25, -0.5, third) == pytest.approx(1.75 / 3 - 0.5)
-    with pytest.raises(ValueError, match="one.*third"):
-        paper_total(1.0, 0.5, 0.25, 0.0, RewardConfig(paper_weights="half"))
+def test_summary_alone_earns_the_context_existence_bonus(b):
+    traj = b.trajectory(b.step(3, b.result(SUMMARY_CONTEXT, span="all")), max_rounds=5)
+    # 1 call / 1 stage-3 round: scale +0.2; Summary: existence +0.2; efficiency 0.2·(1 − 1/5)
+    assert official.tool_term(traj) == pytest.approx(0.2 + 0.2 + 0.16)
+    add_only = b.trajectory(b.step(3, b.result(ADD_MEMORY, content="x")), max_rounds=5)
+    assert official.tool_term(add_only) == pytest.approx(0.2 + 0.1 + 0.16)
 
 
-def test_official_total_task_weighting_no_answer_and_clip():
-    assert official_total(0.8, 0.5, 0.4, 0.6, 0.0, OFFICIAL) == pytest.approx(0.4 + 0.1 + 0.06 + 0.09)
-    # No answer: −1 unweighted (not 0.5 · −1).
-    assert official_total(None, 0.5, 0.4, 0.6, 0.0, OFFICIAL) == pytest.approx(-1 + 0.1 + 0.06 + 0.09)
-    assert official_total(1.0, 1.0, 1.0, 1.0, 0.0, OFFICIAL) == 1.0  # 1.0 exactly: 0.5 + 0.2 + 0.15 + 0.15
-    assert official_total(None, -0.5, 0.0, 0.0, -1.5, OFFICIAL) == -1.0  # −1 − 0.1 − 1.5 → clipped
-    heavy = RewardConfig(preset="agemem_official", w_task=2.0)
-    assert official_total(1.0, 1.0, 1.0, 1.0, 0.0, heavy) == 1.0  # 2.5 → clipped
+def test_official_compression_without_a_recorded_budget_is_zero(b):
+    no_budget = b.trajectory(context_budget=0, stm_final=[{"role": "user", "content": "x"}])
+    assert official.compression(no_budget) == 0.0
 
 
-def test_check_preset_names_the_valid_presets():
-    assert check_preset("agemem_official") == "agemem_official"
-    with pytest.raises(ValueError, match="agemem_paper.*agemem_official"):
-        check_preset("agemem")
-    with pytest.raises(ValueError, match="per step"):
-        check_preset("mem_alpha")
+def test_boundaries_the_mutants_found(b):
+    question_without_long_words = "Who won it?"
+    asked = [{"role": "user", "content": question_without_long_words}]
+    assert official.preservation(question_without_long_words, asked) == 1.0
+    fifty = "key " + "x" * 46  # exactly 50 characters: not longer than 50
+    assert len(fifty) == 50 and official.storage_fallback([fifty]) == 0.0
+    assert official.storage_fallback([fifty + "!"]) == 0.3
+    assert official.storage([0.9], ["e"], threshold=0.5) == 1.0  # one judged entry: 1/1
+    one_round = b.trajectory(b.step(3, answer="a"), max_rounds=1, context_budget=1,
+                             stm_final=[{"role": "user", "content": "xx"}])  # 0.5 tokens of a 1-token budget
+    assert official.penalties(one_round, -1.0, -0.5) == (-1.0, 0.0)  # 1 round of 1: the official penalty
+    assert official.compression(one_round) == pytest.approx(0.5)

@@ -4,9 +4,9 @@ import dataclasses
 
 import pytest
 
-from agemem.config import Config, check_choices, choice_fields
 from agemem.rollout.config import RolloutConfig
-from agemem.train.loop import check_training_sampling
+from agemem.tasks.config import Config, check_choices, choice_fields
+from agemem.train.setup import check_training_sampling
 
 
 def _with(cfg: Config, key: str, value: object) -> Config:

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from agemem import PROJECT_ROOT
-from agemem.config import Config
-from agemem.runtime import output_dir
+from agemem.eval.validation import HELDOUT
+from agemem.tasks.config import Config
+from agemem.tasks.runtime import output_dir
 from agemem.train.logger import read_metrics
-from agemem.train.loop import HELDOUT
 
 log = logging.getLogger("agemem")
 

@@ -7,9 +7,9 @@ then prints the summary table and where the outputs went.
 import json
 import logging
 
-from agemem.config import Config
 from agemem.models import load_tokenizer
-from agemem.runtime import output_dir
+from agemem.tasks.config import Config
+from agemem.tasks.runtime import output_dir, prepare_model
 from data_gen.io import write_episodes
 from data_gen.sources import build_episodes
 from data_gen.splits import assign_splits, select_split
@@ -30,6 +30,7 @@ def run_generate(cfg: Config) -> None:
                          "use another split or larger split fractions")
     episodes_path = out / "episodes.jsonl"
     write_episodes(episodes_path, episodes)
+    prepare_model(cfg.model)
     count = tokenizer_counter(load_tokenizer(cfg.model))
     stats = generation_stats(episodes, result.rejections, result.rows, count,
                              (data.chunk_min_tokens, data.chunk_max_tokens))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from data_gen.schema import DataError, Episode, Rejection, episode_problems
+from agemem.records import Episode, episode_problems
 
 
 def test_a_valid_episode_has_no_problems(make_episode):
@@ -53,9 +53,3 @@ def test_empty_distractors_are_allowed(make_episode):
 def test_from_dict_raises_naming_the_field(make_episode):
     with pytest.raises(ValueError, match="'answers'"):
         Episode.from_dict(make_episode().to_dict() | {"answers": "Paris"})
-
-
-def test_errors_and_rejections_say_file_line_and_field():
-    error = DataError("data.jsonl", 12, "qa[3].answer", "missing required field")
-    assert str(error) == "data.jsonl:12: field 'qa[3].answer': missing required field"
-    assert Rejection.from_error(error, "conv-1").describe() == str(error)

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
 
-from agemem.eval.demo_config import DemoConfig
 from agemem.memory.config import MemoryConfig
 from agemem.models.config import ModelConfig
 from agemem.rewards.config import JudgeConfig, RewardConfig
 from agemem.rollout.config import RolloutConfig
+from agemem.tasks.demo_config import DemoConfig
 from agemem.train.config import AlgorithmConfig, DeepSpeedConfig, LoggerConfig, TrainerConfig
 from agemem.train.sft_config import SFTConfig
 from data_gen.config import DataConfig
@@ -77,11 +77,11 @@ def choice_fields() -> dict[str, tuple[str, ...]]:
     from agemem.memory.similarity import SIMILARITIES
     from agemem.memory.state import SUMMARIZERS
     from agemem.models.loading import DTYPES
-    from agemem.rewards.formulas import PAPER_WEIGHTS, PRESETS
     from agemem.rewards.judges import JUDGES
     from agemem.rewards.judges.local_backend import DEVICES
     from agemem.rewards.matching import RULE_METRICS
-    from agemem.rewards.terms import TOKEN_ESTIMATES
+    from agemem.rewards.paper_terms import TOKEN_ESTIMATES
+    from agemem.rewards.presets import PAPER_WEIGHTS, PRESETS
     from agemem.rl.advantages import NORMALIZE_OVER
     from agemem.rl.losses import AGG_MODES, KL_KINDS
     from agemem.rl.samples import STEP_FILTERS

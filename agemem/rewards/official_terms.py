@@ -1,4 +1,5 @@
-"""The official AgeMem code's reward terms (SPEC.md §4 "Official-code preset"), as small pure functions.
+"""The official-code preset's reward terms (`reward=agemem_official`; SPEC.md §4 "Official-code preset"), as
+small pure functions.
 
 Read from the official repository (`memory_reward/my_reward.py`, `ThreeStageRewardCalculator`; weights from its
 training workflow). One deliberate deviation, as SPEC.md §4 asks: where the official code counts a tool as used
@@ -11,8 +12,9 @@ executed, successful calls from the tool results (the trajectory's event log). d
       efficiency = 0.2·(1 − rounds/max_rounds)            rounds: stage-3 model calls (finished_at_round)
     context = (compression + preventive + preservation)/3, on chars/4 of the final context
     memory  = (storage + maintenance + relevance)/3, LLM-judged storage and relevance with rule fallbacks;
-              maintenance is the paper's (`terms.maintenance_reward`: a successful Update or Delete)
+              maintenance is the paper's (`paper_terms.maintenance_reward`: a successful Update or Delete)
     P       = −1·[rounds ≥ max_rounds] − 0.5·[chars/4 of the final context > budget]
+The weighted, clipped total (with its task term: 0.5·score, or −1 without an answer) is in presets.py.
 """
 
 import re

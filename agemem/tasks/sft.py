@@ -14,47 +14,32 @@ from dataclasses import replace
 
 from tqdm import tqdm
 
-from agemem.config import Config
-from agemem.eval.success import greedy_success
+from agemem.collective import all_reduce_sum
+from agemem.eval.validation import HELDOUT, greedy_success, heldout_episodes, heldout_success
 from agemem.models import load_model, load_tokenizer
-from agemem.rl import StepSample, build_step_samples, merge_prefix_chains, token_logprobs
-from agemem.rl.losses import aggregate
+from agemem.records import Episode
+from agemem.rl import build_step_samples, merge_prefix_chains
 from agemem.rollout.collector import CollectSettings, collect
+from agemem.rollout.expert import ExpertEngine
 from agemem.rollout.factory import build_engine
-from agemem.runtime import seed_everything
-from agemem.train.distributed import all_reduce_sum, full_state_dict, init_distributed, shutdown_distributed
+from agemem.tasks.config import Config
+from agemem.tasks.runtime import prepare_models, resume_critical_config, run_output_dir, seed_everything
+from agemem.train.checkpoint import save_checkpoint
+from agemem.train.distributed import full_state_dict, init_distributed, shutdown_distributed
 from agemem.train.logger import MetricsLogger
-from agemem.train.loop import HELDOUT, heldout_episodes, heldout_success, save_checkpoint
-from agemem.train.setup import LR_SCHEDULES, build_actor, export_hf, run_output_dir, training_episodes
-from agemem.train.update import plan_micro_batches
-from data_gen.expert import ExpertEngine
-from data_gen.schema import Episode
+from agemem.train.setup import LR_SCHEDULES, build_actor, export_hf
+from agemem.train.update import sft_update
+from data_gen.splits import train_val_episodes
 
 log = logging.getLogger("agemem")
-
-
-def sft_update(actor, samples: list[StepSample], token_budget: int, pad_id: int, world_size: int) -> float:
-    """One optimizer step of token-mean NLL on the response tokens; micro-batches as in the RL update."""
-    batches, n_micro, denominator = plan_micro_batches(samples, token_budget, pad_id, "token-mean", world_size)
-    total = 0.0
-    for i in range(n_micro):
-        actor.set_gradient_accumulation_boundary(i == n_micro - 1)
-        empty = i >= len(batches)
-        batch = {k: v.to(actor.device) for k, v in batches[0 if empty else i].items()}
-        logits = actor(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        nll = -token_logprobs(logits, batch["labels"], 1.0)
-        loss = aggregate(nll, batch["loss_mask"], "token-mean", None, denominator)
-        actor.backward(loss * (0.0 if empty else 1.0), scale_wrt_gas=False)
-        total += 0.0 if empty else loss.item()
-    actor.step()
-    return total
 
 
 def validation_episodes(cfg: Config, val_set: list[Episode]) -> list[Episode]:
     """The tasks SFT validates on: the validation split's first sft.eval_tasks, or as many tasks with entity ids
     never seen in training (sft.eval_unseen_ids), drawn like the held-out tasks but from another seed."""
     if cfg.sft.eval_unseen_ids:
-        return heldout_episodes(cfg, cfg.sft.eval_tasks, cfg.trainer.heldout_seed + 1, "sft.eval_unseen_ids=true")
+        return heldout_episodes(cfg.data, cfg.sft.eval_tasks, cfg.trainer.heldout_seed + 1,
+                                "sft.eval_unseen_ids=true")
     return val_set[: cfg.sft.eval_tasks]
 
 
@@ -62,10 +47,11 @@ def run_sft(cfg: Config) -> None:
     if cfg.sft.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"sft.lr_schedule={cfg.sft.lr_schedule!r}: must be one of {list(LR_SCHEDULES)}")
     rank, world = init_distributed(cfg.deepspeed)
-    out = run_output_dir(cfg, rank)
+    out = run_output_dir(cfg.out, rank)
+    prepare_models(cfg.model, cfg.judge)  # before seeding: building the tiny model seeds torch itself
     seed_everything(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
-    train_set, val_set = training_episodes(cfg)
+    train_set, val_set = train_val_episodes(cfg.data, cfg.seed)
     settings = CollectSettings(cfg.curriculum, cfg.memory, cfg.rollout)
     demos = collect(train_set[: cfg.sft.demo_tasks][rank::world], 1, ExpertEngine(tokenizer), settings, tokenizer)
     samples = build_step_samples(demos, [1.0] * len(demos))
@@ -74,7 +60,7 @@ def run_sft(cfg: Config) -> None:
         samples = merge_prefix_chains(samples)
     sft_cfg = replace(cfg, trainer=replace(cfg.trainer, lr=cfg.sft.lr, total_steps=cfg.sft.max_steps,
                                            warmup_steps=0, lr_schedule=cfg.sft.lr_schedule))
-    actor = build_actor(load_model(cfg.model), sft_cfg)
+    actor = build_actor(load_model(cfg.model), sft_cfg.trainer, cfg.deepspeed)
     engine = build_engine(cfg.rollout, load_model(cfg.model).to(actor.device), tokenizer)
     logger = MetricsLogger(cfg.logger, out, None, {}, enabled=rank == 0)
     rng = random.Random(cfg.seed * 7919 + rank)
@@ -99,10 +85,13 @@ def run_sft(cfg: Config) -> None:
             break
     if cfg.trainer.heldout_tasks:  # the SFT model's held-out success: where the RL runs (task=demo) start from
         engine.load_weights(full_state_dict(actor, cfg.trainer.lora_rank > 0).items())
-        heldout = heldout_success(heldout_episodes(cfg), engine, settings, tokenizer, rank, world)
+        heldout_set = heldout_episodes(cfg.data, cfg.trainer.heldout_tasks, cfg.trainer.heldout_seed,
+                                       f"trainer.heldout_tasks={cfg.trainer.heldout_tasks}")
+        heldout = heldout_success(heldout_set, engine, settings, tokenizer, rank, world)
         logger.log(step, {HELDOUT: heldout, "timing_s/elapsed": time.perf_counter() - start})
         log.info("sft: held-out success %.3f on %d tasks", heldout, cfg.trainer.heldout_tasks)
-    save_checkpoint(actor, out / "checkpoints", step, rank, logger.run_id, sft_cfg)
+    save_checkpoint(actor, out / "checkpoints", step, rank, logger.run_id, resume_critical_config(sft_cfg),
+                    sft_cfg.trainer.tasks_per_step, sft_cfg.trainer.keep_last)
     export_hf(actor, tokenizer, out / "hf_model", cfg.trainer.lora_rank > 0, rank)
     logger.finish()
     if rank == 0:
