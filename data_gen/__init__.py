@@ -5,7 +5,7 @@
 """
 
 from agemem.records import ABSTAIN_ANSWER, Episode
+from data_gen.episode_files import LoadResult, load_episodes, write_episodes
 from data_gen.errors import DataError, Rejection
-from data_gen.io import LoadResult, load_episodes, write_episodes
 
 __all__ = ["ABSTAIN_ANSWER", "DataError", "Episode", "LoadResult", "Rejection", "load_episodes", "write_episodes"]

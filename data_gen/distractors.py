@@ -16,7 +16,7 @@ import numpy as np
 from agemem.records import Episode
 from data_gen.errors import DataError
 from data_gen.hotpotqa import paragraph_text
-from data_gen.io import read_records
+from data_gen.rows import read_records
 
 # bm25s logs every index build at DEBUG, which Hydra's root logger would print on each run.
 logging.getLogger("bm25s").setLevel(logging.WARNING)

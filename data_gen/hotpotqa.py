@@ -13,9 +13,9 @@ Malformed values (a paragraph that is not a [title, sentences] pair, a number wh
 """
 
 from agemem.records import Episode
-from data_gen.convert import Outcome
 from data_gen.errors import Rejection
-from data_gen.io import Record
+from data_gen.row_conversion import Outcome
+from data_gen.rows import Record
 
 SOURCE = "hotpotqa"
 ID_KEY = "_id"

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from functools import partial
 
 from agemem.records import ABSTAIN_ANSWER, Episode
-from data_gen.convert import Outcome
 from data_gen.errors import DataError
-from data_gen.io import Record
+from data_gen.row_conversion import Outcome
+from data_gen.rows import Record
 
 SOURCE = "locomo"
 ID_KEY = "sample_id"

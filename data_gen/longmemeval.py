@@ -8,8 +8,8 @@ Abstention questions (`question_id` ending in `_abs`) are flagged in metadata; t
 """
 
 from agemem.records import Episode
-from data_gen.convert import Outcome
-from data_gen.io import Record
+from data_gen.row_conversion import Outcome
+from data_gen.rows import Record
 
 SOURCE = "longmemeval"
 ID_KEY = "question_id"

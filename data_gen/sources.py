@@ -1,7 +1,7 @@
 """The source registry: `data.source=<name>` picks how episodes are made.
 
 Every source has the same signature, `(cfg: DataConfig, seed: int) -> ConversionResult`. File sources convert
-`data.path` row by row (data_gen.convert); then episodes that came without distractors get BM25-mined ones.
+`data.path` row by row (data_gen.row_conversion); then episodes that came without distractors get BM25-mined ones.
 """
 
 from collections.abc import Callable
@@ -9,8 +9,8 @@ from pathlib import Path
 
 from data_gen import hotpotqa, locomo, longmemeval
 from data_gen.config import DataConfig
-from data_gen.convert import ConversionResult, Converter, convert_file
 from data_gen.distractors import corpus_from_episodes, fill_distractors, read_corpus
+from data_gen.row_conversion import ConversionResult, Converter, convert_file
 from data_gen.synthetic import SyntheticSpec, synthetic_episodes
 
 Source = Callable[[DataConfig, int], ConversionResult]

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from transformers import PreTrainedTokenizerBase
 
 from agemem.records import Episode
 from data_gen.chunks import episode_chunks
@@ -36,7 +37,7 @@ class TokenCounter:
         return self.memo[text]
 
 
-def tokenizer_counter(tokenizer) -> TokenCounter:
+def tokenizer_counter(tokenizer: PreTrainedTokenizerBase) -> TokenCounter:
     """A `TokenCounter` over a HF tokenizer (no special tokens: only the text itself is counted)."""
     return TokenCounter(lambda texts: tokenizer(texts, add_special_tokens=False)["input_ids"])
 

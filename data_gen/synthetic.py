@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 
 from agemem.records import ABSTAIN_ANSWER, Episode
-from data_gen.convert import progress
+from data_gen.row_conversion import progress
 
 SOURCE = "synthetic"
 # attribute → number of digits of its values (digits are one token each in the tiny tokenizer).

@@ -12,7 +12,7 @@ QUESTION_INPUT = "[question]\n{question}\nUse your memory, then reply <answer>yo
 def integrated_reasoning(episode: Episode, state: AgentState, traj: Trajectory, settings: TurnSettings) -> TurnGen:
     """Run stage 3 on the context left by stage 2; sets `traj.answer` when the agent answers, and how many
     messages of the context the answering call saw (the answer is the last message appended)."""
-    question = input_text(QUESTION_INPUT, settings.prompt_style, question=episode.question)
+    question = input_text(QUESTION_INPUT, settings.curriculum.prompt_style, question=episode.question)
     state.stm.append({"role": "user", "content": question})
     end, answer = yield from respond(state, traj, STAGE, settings)
     traj.answer = answer

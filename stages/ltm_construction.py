@@ -40,6 +40,6 @@ def ltm_construction(
             state.stm.append({"role": "tool", "content": execute_call(ToolCall(RETRIEVE_MEMORY, query), state,
                                                                        lambda m: "").message})
 
-    inputs = stage1_inputs(episode, variant, settings.prompt_style)
+    inputs = stage1_inputs(episode, variant, settings.curriculum.prompt_style)
     yield from respond_to_inputs(state, traj, STAGE, settings, inputs, recall, answer_ends_stage)
     return None

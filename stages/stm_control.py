@@ -15,6 +15,6 @@ def stm_control(
 ) -> TurnGen:
     """Run stage 2: reset the context, then show up to `num_distractors` distractors, one per step."""
     state.stm.reset()
-    inputs = [input_text(DISTRACTOR_INPUT, settings.prompt_style, content=d) for d in episode.distractors[:num_distractors]]
+    inputs = [input_text(DISTRACTOR_INPUT, settings.curriculum.prompt_style, content=d) for d in episode.distractors[:num_distractors]]
     yield from respond_to_inputs(state, traj, STAGE, settings, inputs)
     return None

@@ -4,7 +4,6 @@ from collections.abc import Generator
 
 from agemem.records import Episode, Trajectory
 from agemem.tools.executor import AgentState
-from stages.config import CurriculumConfig
 from stages.integrated_reasoning import integrated_reasoning
 from stages.ltm_construction import ltm_construction
 from stages.stm_control import stm_control
@@ -12,9 +11,10 @@ from stages.turn import Completion, Request, TurnSettings, context_tokens
 
 
 def run_trajectory(
-    episode: Episode, group_index: int, state: AgentState, curriculum: CurriculumConfig, settings: TurnSettings
+    episode: Episode, group_index: int, state: AgentState, settings: TurnSettings
 ) -> Generator[Request, Completion, Trajectory]:
     """Stage 1 → 2 → 3 on one fresh state (empty LTM, system prompt only); LTM persists through all three."""
+    curriculum = settings.curriculum
     traj = Trajectory(episode_id=episode.id, group_index=group_index, context_budget=curriculum.context_budget,
                       max_rounds=curriculum.max_rounds)
     yield from ltm_construction(episode, state, traj, settings, curriculum.stage1_variant,

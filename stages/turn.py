@@ -6,7 +6,7 @@ reads as straight-line code for ONE trajectory.
 """
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agemem.records import (
@@ -22,6 +22,7 @@ from agemem.records import (
 from agemem.tools.executor import AgentState, execute_call
 from agemem.tools.parser import parse_action
 from agemem.tools.schemas import SUMMARY_CONTEXT
+from stages.config import CurriculumConfig
 
 POLICY = "policy"  # a decision of the agent: recorded as a Step, trained on
 SUMMARY = "summary"  # the policy writing a Summary_context summary: not a decision, not trained on
@@ -48,18 +49,20 @@ class Completion:
 
 @dataclass
 class TurnSettings:
-    """What a turn needs besides the state: the tool syntax and how Summary_context is written."""
+    """What a turn reads: the curriculum (rounds, budget and auto-stop, tool syntax, prompt style: one home for
+    each of them) and how this run measures and summarises the context."""
 
-    tool_format: str = "agemem"
-    summarizer: str = "policy"  # policy | extractive
-    extractive: Any = None  # callable(messages) -> str, the offline summariser
-    budget_threshold: int = 6553  # context tokens past which the rounds on an input stop (0.8 × budget)
-    context_budget: int = 8192  # context tokens past which the context overflows (P_overflow)
-    max_rounds: int = 5  # model calls allowed per input message
-    prompt_style: str = "full"  # full | compact (`input_text`)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    summarizer: str = "policy"  # memory.summarizer: policy | extractive
+    extractive: Callable[[list[dict[str, Any]]], str] | None = None  # the offline summariser
     # Tokens of the prompt that context messages render to (the collector passes its renderer's exact count, tool
     # schemas and generation prompt included); None counts the context's messages only (`stm.token_count()`).
     count_context: Callable[[list[dict[str, Any]]], int] | None = None
+
+    @property
+    def auto_stop_tokens(self) -> int:
+        """Context tokens past which the rounds on an input stop (curriculum.early_stop_fraction × budget)."""
+        return int(self.curriculum.early_stop_fraction * self.curriculum.context_budget)
 
 
 TurnGen = Generator[Request, Completion, Action]
@@ -84,7 +87,7 @@ def agent_turn(state: AgentState, traj: Trajectory, stage: int, round_: int, set
     sees it and the reward sees it (never an exception).
     """
     completion = yield Request(list(state.stm.messages))
-    action = parse_action(completion.text, settings.tool_format)
+    action = parse_action(completion.text, settings.curriculum.tool_format)
     state.stm.append({"role": "assistant", "content": completion.text})
     results: list[ToolResult] = []
     if action.kind == "format_error":
@@ -152,13 +155,13 @@ def respond(
     (P_overflow). The first call is always made, so every input — the stage-3 question included — gets one.
     END_ROUND_LIMIT when every round carried tool calls.
     """
-    for round_ in range(settings.max_rounds):
+    for round_ in range(settings.curriculum.max_rounds):
         action = yield from agent_turn(state, traj, stage, round_, settings)
         used = max(traj.steps[-1].context_tokens, context_tokens(state, settings))
-        traj.context_overflow |= used > settings.context_budget
+        traj.context_overflow |= used > settings.curriculum.context_budget
         if not action.tool_calls:
             return END_DONE, action.answer
-        if used > settings.budget_threshold:
+        if used > settings.auto_stop_tokens:
             return END_BUDGET, None
     return END_ROUND_LIMIT, None
 

@@ -11,8 +11,8 @@ def record_requests(monkeypatch) -> dict[tuple[str, int], list]:
     order, into the returned dict as `collect` runs."""
     requests: dict[tuple[str, int], list] = {}
 
-    def recording(episode, group_index, state, curriculum, settings):
-        run = run_trajectory(episode, group_index, state, curriculum, settings)
+    def recording(episode, group_index, state, settings):
+        run = run_trajectory(episode, group_index, state, settings)
         log = requests.setdefault((episode.id, group_index), [])
         completion = None
         while True:

@@ -48,8 +48,8 @@ class StepSample:
     # (`merge_prefix_chains`); None means every response id was generated.
     response_mask: list[int] | None = None
 
-    def trained(self) -> list[int]:
-        """The response mask as a list (all ones for a single model call)."""
+    def loss_mask(self) -> list[int]:
+        """1 on each response id the loss trains on, 0 elsewhere (all ones for a single model call)."""
         return self.response_mask if self.response_mask is not None else [1] * len(self.response_ids)
 
 
@@ -152,7 +152,7 @@ def merge_prefix_chains(samples: Sequence[StepSample]) -> list[StepSample]:
                 stage=last.stage,
                 ref_logprobs=None if last.ref_logprobs is None or sample.ref_logprobs is None
                 else last.ref_logprobs + [0.0] * len(between) + sample.ref_logprobs,
-                response_mask=last.trained() + [0] * len(between) + sample.trained(),
+                response_mask=last.loss_mask() + [0] * len(between) + sample.loss_mask(),
             )
         else:
             merged.append(sample)
@@ -172,7 +172,7 @@ def combine_duplicates(samples: Sequence[StepSample]) -> list[StepSample]:
     """
     combined: dict[tuple, StepSample] = {}
     for sample in samples:
-        key = (tuple(sample.prompt_ids), tuple(sample.response_ids), tuple(sample.trained()))
+        key = (tuple(sample.prompt_ids), tuple(sample.response_ids), tuple(sample.loss_mask()))
         first = combined.get(key)
         combined[key] = sample if first is None else replace(first, advantage=first.advantage + sample.advantage)
     return [sample for sample in combined.values() if sample.advantage != 0.0]
@@ -216,14 +216,14 @@ def collate(samples: Sequence[StepSample], pad_id: int) -> dict[str, Tensor]:
         batch["ref_logprobs"] = torch.zeros(shape, dtype=torch.float32)
     for b, s in enumerate(samples):
         p, r = len(s.prompt_ids), len(s.response_ids)
-        if p == 0 or r == 0 or len(s.old_logprobs) != r or len(s.trained()) != r:
+        if p == 0 or r == 0 or len(s.old_logprobs) != r or len(s.loss_mask()) != r:
             raise ValueError(f"sample {b}: needs a prompt, a response, and one old log-prob and one mask value per "
                              "response id")
         batch["input_ids"][b, : p + r] = torch.tensor(s.prompt_ids + s.response_ids, dtype=torch.long)
         batch["attention_mask"][b, : p + r] = 1
         batch["labels"][b, : p + r - 1] = batch["input_ids"][b, 1 : p + r]
         # the logit at position p − 1 (last prompt token) predicts the first response token
-        batch["loss_mask"][b, p - 1 : p + r - 1] = torch.tensor(s.trained(), dtype=torch.float32)
+        batch["loss_mask"][b, p - 1 : p + r - 1] = torch.tensor(s.loss_mask(), dtype=torch.float32)
         batch["old_logprobs"][b, p - 1 : p + r - 1] = torch.tensor(s.old_logprobs, dtype=torch.float32)
         if s.ref_logprobs is not None:
             if len(s.ref_logprobs) != r:

@@ -177,16 +177,8 @@ def collect(
     if episode_seeds is not None and len(episode_seeds) != len(episodes):
         raise ValueError(f"episode_seeds has {len(episode_seeds)} seeds for {len(episodes)} episodes")
     renderer = PromptRenderer(tokenizer, settings.curriculum.tools_in_prompt)
-    turn = TurnSettings(
-        tool_format=settings.curriculum.tool_format,
-        summarizer=settings.memory.summarizer,
-        extractive=extractive_summary,
-        budget_threshold=int(settings.curriculum.early_stop_fraction * settings.curriculum.context_budget),
-        context_budget=settings.curriculum.context_budget,
-        max_rounds=settings.curriculum.max_rounds,
-        count_context=lambda messages: len(renderer.prompt_ids(messages)),
-        prompt_style=settings.curriculum.prompt_style,
-    )
+    turn = TurnSettings(settings.curriculum, settings.memory.summarizer, extractive_summary,
+                        count_context=lambda messages: len(renderer.prompt_ids(messages)))
     system_prompt = settings.system_prompt
     if system_prompt is None:
         system_prompt = system_prompt_for(settings.curriculum)
@@ -194,7 +186,7 @@ def collect(
     for episode in episodes:
         for k in range(group_size):
             state = build_state(settings.memory, system_prompt, renderer.count_message)
-            runs.append(run_trajectory(episode, k, state, settings.curriculum, turn))
+            runs.append(run_trajectory(episode, k, state, turn))
     results: list[Trajectory | None] = [None] * len(runs)
     pending: dict[int, Request] = {}
     for i, run in enumerate(runs):

@@ -10,7 +10,7 @@ import logging
 from agemem.models import load_tokenizer
 from agemem.tasks.config import Config
 from agemem.tasks.runtime import output_dir, prepare_model
-from data_gen.io import write_episodes
+from data_gen.episode_files import write_episodes
 from data_gen.sources import build_episodes
 from data_gen.splits import assign_splits, select_split
 from data_gen.stats import format_stats, generation_stats, tokenizer_counter

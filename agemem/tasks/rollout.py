@@ -11,7 +11,7 @@ from agemem.rollout.factory import build_engine
 from agemem.rollout.stats import format_stage_table, stage_stats
 from agemem.tasks.config import Config
 from agemem.tasks.runtime import output_dir, prepare_model, seed_everything
-from data_gen.io import load_episodes
+from data_gen.episode_files import load_episodes
 from data_gen.sources import build_episodes
 
 log = logging.getLogger("agemem")

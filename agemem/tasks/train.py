@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 from tqdm import tqdm
@@ -55,6 +55,9 @@ from agemem.train.setup import (
 from agemem.train.update import attach_recomputed_logprobs, update_actor
 from data_gen.splits import train_val_episodes
 
+if TYPE_CHECKING:  # deepspeed is imported where it runs only (a slow import)
+    from deepspeed import DeepSpeedEngine
+
 log = logging.getLogger("agemem")
 # Metrics that add up over ranks (the rest are averaged, or max/min for `*/max`, `*/min`).
 SUMMED_METRICS = ("actor/samples", "actor/trained_samples", "perf/throughput", "reward/judge_requests",
@@ -74,7 +77,7 @@ class Run:
     val_set: list[Episode]
     heldout_set: list[Episode]
     episodes_by_id: dict[str, Episode]
-    actor: Any  # the DeepSpeed engine of the policy
+    actor: "DeepSpeedEngine"  # the policy in its DeepSpeed engine
     reference: torch.nn.Module | None  # the frozen initial policy for the KL term (algorithm.kl_coef > 0)
     engine: Engine
     judge: Judge

@@ -18,7 +18,7 @@ import os
 import random
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,6 +26,9 @@ import torch
 log = logging.getLogger("agemem")
 MANIFEST = "manifest.json"
 STATE = "trainer_state.json"
+
+if TYPE_CHECKING:  # deepspeed is imported where it runs only (a slow import)
+    from deepspeed import DeepSpeedEngine
 
 
 def step_dir(root: Path, step: int) -> Path:
@@ -145,7 +148,7 @@ def load_trainer_files(folder: Path, rank: int) -> dict[str, Any]:
     return read_trainer_state(folder)
 
 
-def save_checkpoint(actor, root: Path, step: int, rank: int, run_id: str | None, run_config: dict[str, Any],
+def save_checkpoint(actor: "DeepSpeedEngine", root: Path, step: int, rank: int, run_id: str | None, run_config: dict[str, Any],
                     tasks_per_step: int, keep_last: int, n_train: int | None = None) -> None:
     """DeepSpeed state + trainer state + RNG, then (after every rank wrote) the manifest, then `latest`.
 
@@ -171,7 +174,7 @@ def save_checkpoint(actor, root: Path, step: int, rank: int, run_id: str | None,
     dist.barrier()
 
 
-def resume(actor, resume_from: str, root: Path, run_config: dict[str, Any], rank: int,
+def resume(actor: "DeepSpeedEngine", resume_from: str, root: Path, run_config: dict[str, Any], rank: int,
            world: int) -> tuple[int, str | None]:
     """Load the checkpoint `resume` selects into `actor` and this rank's RNG: `auto` the latest complete one under
     `root` (none: a fresh start), `never` none, or a folder. Returns (the step to continue from, the logger's

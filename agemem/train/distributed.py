@@ -7,9 +7,9 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
@@ -18,6 +18,9 @@ from agemem.train.config import BF16_MODES, DeepSpeedConfig, TrainerConfig
 
 log = logging.getLogger("agemem")
 ZERO_STAGES = (0, 1, 2, 3)
+
+if TYPE_CHECKING:  # deepspeed is imported where it runs only (a slow import)
+    from deepspeed import DeepSpeedEngine
 
 
 def bf16_enabled(cfg: DeepSpeedConfig) -> bool:
@@ -86,7 +89,8 @@ def shutdown_distributed() -> None:
         dist.destroy_process_group()
 
 
-def create_actor(model: torch.nn.Module, ds_config: dict[str, Any], trainer: TrainerConfig, lr_lambda: Any):
+def create_actor(model: torch.nn.Module, ds_config: dict[str, Any], trainer: TrainerConfig,
+                 lr_lambda: Callable[[int], float]) -> "DeepSpeedEngine":
     """Wrap the model in a DeepSpeed engine with AdamW and the warm-up/decay schedule."""
     import deepspeed
 
@@ -105,7 +109,7 @@ def create_actor(model: torch.nn.Module, ds_config: dict[str, Any], trainer: Tra
 
 
 @contextmanager
-def full_parameters(engine) -> Iterator[torch.nn.Module]:
+def full_parameters(engine: "DeepSpeedEngine") -> Iterator[torch.nn.Module]:
     """The actor's module with full (gathered) parameters for the duration of the block (ZeRO-3 partitions them)."""
     import deepspeed
 
@@ -116,7 +120,7 @@ def full_parameters(engine) -> Iterator[torch.nn.Module]:
         yield engine.module
 
 
-def full_state_dict(engine, lora: bool) -> dict[str, torch.Tensor]:
+def full_state_dict(engine: "DeepSpeedEngine", lora: bool) -> dict[str, torch.Tensor]:
     """A CPU copy of the full weights (names as in the HF state dict; LoRA merged when present)."""
     with full_parameters(engine) as module:
         if lora:  # peft: fold the adapters in, so the rollout engine loads plain base weights

@@ -4,6 +4,7 @@ import logging
 import math
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -11,6 +12,9 @@ from agemem.rollout.config import RolloutConfig
 from agemem.seeding import derive_seed
 from agemem.train.config import AlgorithmConfig, DeepSpeedConfig, TrainerConfig
 from agemem.train.distributed import bf16_enabled, build_ds_config, create_actor, full_parameters
+
+if TYPE_CHECKING:  # deepspeed is imported where it runs only (a slow import)
+    from deepspeed import DeepSpeedEngine
 
 log = logging.getLogger("agemem")
 LR_SCHEDULES = ("constant", "cosine", "linear")
@@ -48,7 +52,7 @@ def lr_lambda(trainer: TrainerConfig):
     return multiplier
 
 
-def build_actor(model: PreTrainedModel, trainer: TrainerConfig, deepspeed: DeepSpeedConfig):
+def build_actor(model: PreTrainedModel, trainer: TrainerConfig, deepspeed: DeepSpeedConfig) -> "DeepSpeedEngine":
     """The trainable policy in a DeepSpeed engine: optional LoRA and gradient checkpointing."""
     if trainer.gradient_checkpointing:
         model.gradient_checkpointing_enable()
@@ -62,7 +66,7 @@ def build_actor(model: PreTrainedModel, trainer: TrainerConfig, deepspeed: DeepS
     return create_actor(model, ds_config, trainer, lr_lambda(trainer))
 
 
-def export_hf(actor, tokenizer: PreTrainedTokenizerBase, folder: Path, lora: bool, rank: int) -> None:
+def export_hf(actor: "DeepSpeedEngine", tokenizer: PreTrainedTokenizerBase, folder: Path, lora: bool, rank: int) -> None:
     """`save_pretrained` of the full model (ZeRO-3 gathered, LoRA merged) and the tokenizer."""
     with full_parameters(actor) as module:
         if rank != 0:

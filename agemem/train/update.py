@@ -7,6 +7,7 @@ number of micro-batches (ZeRO-3 gathers parameters collectively); a rank with fe
 
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -24,8 +25,11 @@ from agemem.rl import (
 from agemem.rl.losses import aggregate
 from agemem.train.config import AlgorithmConfig
 
+if TYPE_CHECKING:  # deepspeed is imported where it runs only (a slow import)
+    from deepspeed import DeepSpeedEngine
 
-def _forward_logprobs(module, batch: dict[str, torch.Tensor], temperature: float) -> torch.Tensor:
+
+def _forward_logprobs(module: torch.nn.Module, batch: dict[str, torch.Tensor], temperature: float) -> torch.Tensor:
     """Log-probs of every label under the model. Shape: (B, T)."""
     logits = module(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     return token_logprobs(logits, batch["labels"], temperature)
@@ -48,7 +52,7 @@ def lockstep(batches: list[dict[str, torch.Tensor]], device: torch.device,
 
 
 @torch.no_grad()
-def recompute_logprobs(module, samples: list[StepSample], token_budget: int, pad_id: int, temperature: float,
+def recompute_logprobs(module: torch.nn.Module, samples: list[StepSample], token_budget: int, pad_id: int, temperature: float,
                        device: torch.device) -> list[list[float]]:
     """Per-sample log-probs of the response ids under `module` (old policy or reference), in sample order."""
     micro = pack_micro_batches([len(s.prompt_ids) + len(s.response_ids) for s in samples], token_budget)
@@ -64,7 +68,8 @@ def recompute_logprobs(module, samples: list[StepSample], token_budget: int, pad
     return out
 
 
-def attach_recomputed_logprobs(samples: list[StepSample], actor, reference, alg: AlgorithmConfig, *,
+def attach_recomputed_logprobs(samples: list[StepSample], actor: "DeepSpeedEngine",
+                               reference: torch.nn.Module | None, alg: AlgorithmConfig, *,
                                token_budget: int, pad_id: int, temperature: float) -> None:
     """The one place recomputed log-probs join the samples: the actor's before its update as the old policy
     (algorithm.old_logprobs=recompute; else the engine's recorded ones stay) and the reference model's for the
@@ -86,14 +91,14 @@ def plan_micro_batches(samples: list[StepSample], token_budget: int, pad_id: int
     `denominator_samples` when given (the batch before `combine_duplicates`), else `samples`."""
     micro = pack_micro_batches([len(s.prompt_ids) + len(s.response_ids) for s in samples], token_budget)
     batches = [collate([samples[i] for i in indices], pad_id) for indices in micro]
-    local = sum(loss_denominator(torch.tensor([s.trained()], dtype=torch.float32), loss_agg)
+    local = sum(loss_denominator(torch.tensor([s.loss_mask()], dtype=torch.float32), loss_agg)
                 for s in (samples if denominator_samples is None else denominator_samples))
     # DeepSpeed averages gradients over ranks: divide the global denominator by the world size to undo it.
     denominator = max(all_reduce_sum([local])[0], 1.0) / world_size
     return batches, denominator
 
 
-def update_actor(actor, samples: list[StepSample], alg: AlgorithmConfig, *, token_budget: int, pad_id: int,
+def update_actor(actor: "DeepSpeedEngine", samples: list[StepSample], alg: AlgorithmConfig, *, token_budget: int, pad_id: int,
                  temperature: float, agg_constant: float, world_size: int) -> dict[str, float]:
     """One optimizer step on `samples` (this rank's share of the batch). Returns the actor/ metrics."""
     trained = samples
@@ -138,7 +143,7 @@ def update_actor(actor, samples: list[StepSample], alg: AlgorithmConfig, *, toke
     return sums
 
 
-def sft_update(actor, samples: list[StepSample], token_budget: int, pad_id: int, world_size: int) -> float:
+def sft_update(actor: "DeepSpeedEngine", samples: list[StepSample], token_budget: int, pad_id: int, world_size: int) -> float:
     """One optimizer step of token-mean NLL on the response tokens; micro-batches as in the RL update."""
     batches, denominator = plan_micro_batches(samples, token_budget, pad_id, "token-mean", world_size)
     total = 0.0

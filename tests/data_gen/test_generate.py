@@ -11,8 +11,8 @@ from agemem import PROJECT_ROOT
 from agemem.tasks.config import Config
 from agemem.tasks.generate import run_generate
 from data_gen.config import DataConfig
+from data_gen.episode_files import load_episodes
 from data_gen.errors import DataError, Rejection
-from data_gen.io import load_episodes
 from data_gen.stats import TokenCounter, format_stats, generation_stats
 
 

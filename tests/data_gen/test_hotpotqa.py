@@ -6,8 +6,8 @@ import pytest
 
 from data_gen import hotpotqa
 from data_gen.config import DataConfig
-from data_gen.convert import convert_file
 from data_gen.errors import DataError
+from data_gen.row_conversion import convert_file
 from data_gen.sources import build_episodes
 
 

@@ -152,7 +152,7 @@ def test_merge_prefix_chains_by_hand():
     assert [m.prompt_ids for m in merged] == [[1, 2], [1, 2, 7], [1, 2, 7, 8]]
     first = merged[0]
     assert first.response_ids == [3, 4, 9, 9, 5]
-    assert first.trained() == [1, 1, 0, 0, 1]
+    assert first.loss_mask() == [1, 1, 0, 0, 1]
     assert first.old_logprobs == pytest.approx([-0.3, -0.4, 0.0, 0.0, -0.5])
     batch = collate(merged, pad_id=0)
     assert batch["loss_mask"][0].tolist() == [0, 1, 1, 0, 0, 1, 0]  # on label positions of 3, 4 and 5 only

@@ -472,9 +472,10 @@ def drive_turn(after_call: list[int], texts: list[str], prompt_len: int = 10, bu
     from stages.turn import Completion, TurnSettings, respond
 
     counts = iter(after_call)
-    settings = TurnSettings(budget_threshold=threshold, context_budget=budget, max_rounds=max_rounds,
-                            summarizer="extractive", extractive=extractive_summary,
+    curriculum = CurriculumConfig(context_budget=budget, early_stop_fraction=threshold / budget, max_rounds=max_rounds)
+    settings = TurnSettings(curriculum, summarizer="extractive", extractive=extractive_summary,
                             count_context=lambda _messages: next(counts))
+    assert settings.auto_stop_tokens == threshold
     state = build_state(MemoryConfig(similarity="lexical", summarizer="extractive"), SYSTEM, lambda _m: 1)
     traj = Trajectory("ep", 0)
     turn = respond(state, traj, 3, settings)

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from agemem.records import Episode, episode_problems
 from data_gen.errors import DataError, Rejection
-from data_gen.io import Record, read_rows
+from data_gen.rows import Record, read_rows
 
 log = logging.getLogger("agemem")
 # Inputs with at least this many rows get a progress bar (stderr).

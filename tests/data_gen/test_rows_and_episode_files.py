@@ -6,8 +6,9 @@ import logging
 
 import pytest
 
+from data_gen.episode_files import load_episodes, write_episodes
 from data_gen.errors import DataError
-from data_gen.io import Record, load_episodes, read_records, write_episodes
+from data_gen.rows import Record, read_records
 
 
 def test_rows_of_a_pretty_printed_json_list_know_their_lines(tmp_path):
