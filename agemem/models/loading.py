@@ -14,6 +14,7 @@ from transformers.utils import logging as hf_logging
 
 from agemem import PROJECT_ROOT
 from agemem.models.config import ModelConfig
+from agemem.models.packaged import is_built, packaged_model_dir
 from agemem.models.tiny import built_corpus_digest, tiny_model_dir
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -24,12 +25,23 @@ class ModelPathError(ValueError):
 
 
 def tiny_cache_root(cfg: ModelConfig) -> Path:
-    """Where the tiny model of `model.path=null` is built: `model.cache_dir`, or <project>/.cache/models."""
+    """Where the tiny model of `model.path=null` is built and a packaged model converted: `model.cache_dir`, or
+    <project>/.cache/models."""
     return Path(cfg.cache_dir) if cfg.cache_dir else PROJECT_ROOT / ".cache" / "models"
 
 
 def resolve_model_dir(cfg: ModelConfig) -> Path:
-    """The local folder to load from: `model.path`, or the tiny model built into the cache."""
+    """The local folder to load from: `model.path`, a packaged model's converted folder, or the tiny model built
+    into the cache."""
+    if cfg.package is not None:
+        if cfg.path is not None:
+            raise ModelPathError(f"model.package={cfg.package!r} and model.path={cfg.path!r}: set one of them")
+        folder = packaged_model_dir(cfg.package, tiny_cache_root(cfg))
+        if not is_built(folder):
+            raise ModelPathError(f"model.package={cfg.package!r} is not converted yet in {folder}: every "
+                                 "`python run.py` task converts it first (in code: "
+                                 "agemem.tasks.runtime.prepare_model(model_config))")
+        return folder
     if cfg.path is None:
         folder = tiny_model_dir(cfg.tiny, tiny_cache_root(cfg))
         if built_corpus_digest(folder) is None:

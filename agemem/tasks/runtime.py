@@ -13,6 +13,7 @@ import torch
 from agemem.collective import broadcast_object
 from agemem.models.config import ModelConfig
 from agemem.models.loading import tiny_cache_root
+from agemem.models.packaged import ensure_packaged_model
 from agemem.models.tiny import ensure_tiny_model
 from agemem.rewards.config import JudgeConfig
 from agemem.tasks.config import Config
@@ -46,8 +47,11 @@ def output_dir(out: str) -> Path:
 
 def prepare_model(cfg: ModelConfig) -> None:
     """Build the tiny offline model (`model.path=null`) into its cache unless it is there, trained on the
-    protocol's text; a model folder needs nothing. Every task calls this before loading a model."""
-    if cfg.path is None:
+    protocol's text; convert a packaged model (`model.package`) into its cache unless it is there; a model folder
+    needs nothing. Every task calls this before loading a model."""
+    if cfg.package is not None:
+        ensure_packaged_model(cfg.package, tiny_cache_root(cfg))
+    elif cfg.path is None:
         ensure_tiny_model(cfg.tiny, tiny_cache_root(cfg), tokenizer_corpus(cfg.tiny.seed))
 
 
