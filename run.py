@@ -23,6 +23,7 @@ TASKS = {
     "train": "agemem.tasks.train:run_train",
     "sft": "agemem.tasks.sft:run_sft",
     "demo": "agemem.tasks.demo:run_demo",
+    "eval": "agemem.tasks.eval:run_eval",
 }
 
 log = logging.getLogger("agemem")

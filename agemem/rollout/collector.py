@@ -12,7 +12,7 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
-from agemem.memory import build_state, extractive_summary
+from agemem.memory import AgentState, build_state, extractive_summary
 from agemem.memory.config import MemoryConfig
 from agemem.records import Episode, Trajectory
 from agemem.rollout.config import RolloutConfig
@@ -26,6 +26,8 @@ from stages.trajectory import run_trajectory
 from stages.turn import Completion, Request, TurnSettings
 
 log = logging.getLogger("agemem")
+# One episode as a generator of model requests (stages/trajectory.run_trajectory, or a baseline agent's flow).
+EpisodeFlow = Callable[[Episode, int, AgentState, TurnSettings], Generator[Request, Completion, Trajectory]]
 
 @dataclass
 class CollectSettings:
@@ -35,6 +37,7 @@ class CollectSettings:
     memory: MemoryConfig
     rollout: RolloutConfig
     system_prompt: str | None = None  # None: `system_prompt_for(curriculum)`
+    episode_flow: EpisodeFlow | None = None  # how one episode runs; None: the three AgeMem stages (run_trajectory)
 
 
 PLAIN = {"role", "content"}  # a message with only these keys renders from them alone
@@ -182,11 +185,12 @@ def collect(
     system_prompt = settings.system_prompt
     if system_prompt is None:
         system_prompt = system_prompt_for(settings.curriculum)
+    flow = settings.episode_flow or run_trajectory
     runs: list[Generator[Request, Completion, Trajectory]] = []
     for episode in episodes:
         for k in range(group_size):
             state = build_state(settings.memory, system_prompt, renderer.count_message)
-            runs.append(run_trajectory(episode, k, state, turn))
+            runs.append(flow(episode, k, state, turn))
     results: list[Trajectory | None] = [None] * len(runs)
     pending: dict[int, Request] = {}
     for i, run in enumerate(runs):

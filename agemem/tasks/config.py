@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
 
+from agemem.eval.config import AgentConfig, BenchmarkConfig, EvalConfig
 from agemem.memory.config import MemoryConfig
 from agemem.models.config import ModelConfig
 from agemem.rewards.config import JudgeConfig, RewardConfig
@@ -32,13 +33,14 @@ class SmokeConfig:
 class Config:
     """Everything a run reads. `python run.py --help` lists the groups and presets."""
 
-    # What to run: smoke | generate | rollout | train | sft | demo.
+    # What to run: smoke | generate | rollout | train | sft | demo | eval.
     task: str = "smoke"
     # Global seed: python, numpy, torch, sampling.
     seed: int = 0
     # Output folder; empty uses Hydra's run folder (outputs/<task>/<date>/<time>).
     out: str = ""
-    # Resume training: auto (from <out>/checkpoints/latest if any), never, or a checkpoints folder.
+    # Resume training: auto (from <out>/checkpoints/latest if any), never, or a checkpoints folder; task=eval:
+    # auto (continue <out>/eval_episodes.jsonl) or never (start it afresh).
     resume: str = "auto"
     # The policy model.
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -68,11 +70,19 @@ class Config:
     smoke: SmokeConfig = field(default_factory=SmokeConfig)
     # The CPU learning demo (task=demo, experiment=cpu_demo).
     demo: DemoConfig = field(default_factory=DemoConfig)
+    # task=eval: the benchmark evaluated.
+    benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+    # task=eval: the agent evaluated.
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    # task=eval: episodes, sampling, stage 2.
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
 def choice_fields() -> dict[str, tuple[str, ...]]:
     """Every string option that names one of a fixed set, by its dotted key, with the valid values (each list lives
     with the code that reads the option; imported here lazily, so that the schema stays light)."""
+    from agemem.eval.agents import AGENTS
+    from agemem.eval.benchmarks import BENCHMARKS
     from agemem.memory.ltm import INDEXES
     from agemem.memory.similarity import SIMILARITIES
     from agemem.memory.state import SUMMARIZERS
@@ -108,7 +118,8 @@ def choice_fields() -> dict[str, tuple[str, ...]]:
         "algorithm.old_logprobs": OLD_LOGPROBS, "algorithm.step_filter": STEP_FILTERS,
         "trainer.lr_schedule": LR_SCHEDULES, "sft.lr_schedule": LR_SCHEDULES,
         "deepspeed.bf16": BF16_MODES, "deepspeed.dist_backend": DIST_BACKENDS, "logger.backend": BACKENDS,
-        "logger.mode": MODES,
+        "logger.mode": MODES, "benchmark.name": tuple(BENCHMARKS), "benchmark.split": ("all", *SPLITS),
+        "agent.name": tuple(AGENTS),
     }
 
 

@@ -1,0 +1,113 @@
+"""The benchmarks of `task=eval`: where each one's episodes come from and how an answer is scored (SPEC.md §7.1).
+
+A benchmark names a data source (data_gen/sources.py), its official answer metrics (agemem/eval/metrics.py) and
+the metric its table leads with. Every benchmark also gets the shared per-episode metrics (J by the configured
+judge, memory quality, prompt tokens, tool calls, format errors: agemem/eval/episode_metrics.py). The interactive
+benchmarks (ALFWorld, …) will join as entries whose episodes come from agemem/envs.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from agemem.eval.config import BenchmarkConfig
+from agemem.eval.metrics import hotpot_row, locomo_row, longmemeval_row
+from agemem.records import Episode
+from agemem.rewards.matching import exact_match
+from data_gen.config import DataConfig
+from data_gen.errors import Rejection
+from data_gen.sources import build_episodes
+from data_gen.splits import assign_splits, select_split
+
+
+def _hotpotqa(prediction: str, episode: Episode) -> dict[str, float]:
+    row = hotpot_row(prediction, episode.answers)
+    return {"em": row["em"], "f1": row["f1"]}
+
+
+def _locomo(prediction: str, episode: Episode) -> dict[str, float]:
+    return locomo_row(prediction, episode.answers[0], episode.category)
+
+
+def _longmemeval(prediction: str, episode: Episode) -> dict[str, float]:
+    return longmemeval_row(prediction, episode.answers[0], episode.id)
+
+
+def _synthetic(prediction: str, episode: Episode) -> dict[str, float]:
+    return {"em": exact_match(prediction, episode.answers)}  # the trainer's held-out success
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One benchmark: its data source, its official answer metrics, the metrics its table leads with."""
+
+    source: str  # data.source of its episodes
+    answer_metrics: Callable[[str, Episode], dict[str, float]]  # (prediction, episode) → official metrics
+    headline: tuple[str, ...]  # metrics first in the table; the first is reported per category too
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "hotpotqa": Benchmark("hotpotqa", _hotpotqa, ("judge", "em", "f1", "memory_quality", "joint")),
+    "locomo": Benchmark("locomo", _locomo, ("f1", "judge", "memory_quality", "joint")),
+    "longmemeval": Benchmark("longmemeval", _longmemeval,
+                             ("accuracy", "abstention_accuracy", "judge", "memory_quality", "joint")),
+    "synthetic": Benchmark("synthetic", _synthetic, ("em", "judge", "memory_quality", "joint")),
+}
+
+
+def get_benchmark(name: str) -> Benchmark:
+    """The benchmark called `name`; an unknown one raises ValueError naming `benchmark.name` and the valid ones."""
+    if name not in BENCHMARKS:
+        raise ValueError(f"benchmark.name={name!r}: must be one of {sorted(BENCHMARKS)}")
+    return BENCHMARKS[name]
+
+
+def benchmark_data(benchmark: BenchmarkConfig, data: DataConfig, num_episodes: int) -> DataConfig:
+    """The data settings the benchmark's episodes are built with: its source, `data.path` or else the benchmark's
+    file, the held-out synthetic ids. `data.source` must be left at its default or name the same source."""
+    source = get_benchmark(benchmark.name).source
+    if data.source not in ("synthetic", source):
+        raise ValueError(f"data.source={data.source!r} conflicts with benchmark={benchmark.name} (whose episodes "
+                         f"come from data.source={source!r}): leave data= out, benchmark= picks the source")
+    path = data.path or benchmark.path
+    if source != "synthetic" and not path:
+        raise ValueError(f"benchmark={benchmark.name} needs an input file: data.path=<file> (or benchmark.path)")
+    size = num_episodes if source == "synthetic" and num_episodes > 0 else data.size
+    return replace(data, source=source, path=path if source != "synthetic" else None, size=size,
+                   heldout=benchmark.heldout if source == "synthetic" else data.heldout)
+
+
+@dataclass
+class BenchmarkEpisodes:
+    """The episodes evaluated, and the source items that made none (each accounted for with its reason)."""
+
+    episodes: list[Episode]  # the first eval.num_episodes of the split, in input order
+    rejections: list[Rejection]  # items of the input that produced no episode (e.g. no supporting paragraph)
+    items: int  # source rows read (0 for synthetic)
+
+    def rejected(self) -> list[dict[str, str | int]]:
+        """The rejections as JSON objects: line, item id, field, reason."""
+        return [{"line": r.line, "id": r.item_id, "field": r.field, "reason": r.reason} for r in self.rejections]
+
+
+def benchmark_episodes(benchmark: BenchmarkConfig, data: DataConfig, num_episodes: int,
+                       seed: int) -> BenchmarkEpisodes:
+    """The episodes evaluated: the benchmark's split, the first `num_episodes` (0: all), ids checked unique; and
+    the input's rejected items."""
+    if num_episodes < 0:
+        raise ValueError(f"eval.num_episodes={num_episodes}: must be >= 0 (0 evaluates every episode)")
+    data = benchmark_data(benchmark, data, num_episodes)
+    result = build_episodes(data, seed)
+    episodes = result.episodes
+    assign_splits(episodes, data.val_fraction, data.test_fraction)
+    episodes = select_split(episodes, benchmark.split)
+    if num_episodes:
+        episodes = episodes[:num_episodes]
+    if not episodes:
+        raise ValueError(f"benchmark={benchmark.name} benchmark.split={benchmark.split!r}: no episode to evaluate")
+    seen: set[str] = set()
+    for episode in episodes:
+        if episode.id in seen:
+            raise ValueError(f"benchmark={benchmark.name}: episode id {episode.id!r} occurs twice (rows are keyed "
+                             "by episode id)")
+        seen.add(episode.id)
+    return BenchmarkEpisodes(episodes, result.rejections, result.rows)

@@ -1,0 +1,44 @@
+"""Schemas of `task=eval`: the `benchmark` and `agent` config groups and the `eval` section (SPEC.md §7)."""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class BenchmarkConfig:
+    """What task=eval evaluates on: the episodes of one benchmark (agemem/eval/benchmarks.py)."""
+
+    # Benchmark: synthetic | hotpotqa | locomo | longmemeval; its episodes come from the data source of that name
+    # (the `data` group's other settings apply: distractor mining, split fractions, the synthetic generator).
+    name: str = "synthetic"
+    # Input file used when data.path is not set; null: data.path is required (except for synthetic).
+    path: str | None = None
+    # Split evaluated: all | train | val | test (each item's split by a hash of its id, data.val/test_fraction).
+    split: str = "all"
+    # Synthetic: entity ids never used in training (data.heldout; data.heldout_id_fraction picks them by hash).
+    heldout: bool = True
+
+
+@dataclass
+class AgentConfig:
+    """Who answers the benchmark's episodes (agemem/eval/agents.py lists the agents)."""
+
+    # agemem (the policy with the six memory tools: the base model is "noRL", a trained folder via model.path) |
+    # no_memory (no tools: the material stays in the context, cut from the oldest) | oracle (a harness check).
+    name: str = "agemem"
+
+
+@dataclass
+class EvalConfig:
+    """How task=eval runs: how many episodes, greedy or sampled, stage 2 on or off."""
+
+    # Episodes evaluated: the first N of the benchmark's split; 0 evaluates all of them.
+    num_episodes: int = 0
+    # 0: one greedy rollout per episode; N > 0: N rollouts sampled at rollout.temperature (one seed per episode
+    # and rollout), the episode's row holding their means.
+    samples: int = 0
+    # Run stage 2 (distractors) in evaluation; off like the official eval (the context is still reset after
+    # stage 1).
+    stage2: bool = False
+    # Episodes each rank collects together in one lock-step batch; their rows are appended when it ends, so a
+    # killed eval loses at most one batch.
+    episodes_per_batch: int = 16
