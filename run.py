@@ -24,6 +24,7 @@ TASKS = {
     "sft": "agemem.tasks.sft:run_sft",
     "demo": "agemem.tasks.demo:run_demo",
     "eval": "agemem.tasks.eval:run_eval",
+    "report": "agemem.tasks.report:run_report",
 }
 
 log = logging.getLogger("agemem")

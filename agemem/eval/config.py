@@ -23,8 +23,21 @@ class AgentConfig:
     """Who answers the benchmark's episodes (agemem/eval/agents.py lists the agents)."""
 
     # agemem (the policy with the six memory tools: the base model is "noRL", a trained folder via model.path) |
-    # no_memory (no tools: the material stays in the context, cut from the oldest) | oracle (a harness check).
+    # no_memory (no tools: the material stays in the context, cut from the oldest) | rag | mem0 | amem (automatic
+    # memories retrieved before the question) | oracle (a harness check).
     name: str = "agemem"
+    # A final output without an <answer> tag counts with its text (less <think> blocks) as the answer; same for all.
+    lenient_answer: bool = False
+    # rag/mem0/amem: the agent's model extracts Mem0's facts / writes A-Mem's notes (else rule-based, offline).
+    llm_extraction: bool = False
+    # rag/mem0/amem: memories retrieved (top-k) and put in the context before the question.
+    top_k: int = 3
+    # mem0: word-set Jaccard with the nearest stored fact at or above which a new fact updates it instead of adding.
+    dedup_threshold: float = 0.6
+    # amem: links a new note makes (both ways) to its nearest notes by keyword overlap.
+    max_links: int = 2
+    # amem: keywords of a rule-based note (its most frequent content words).
+    num_keywords: int = 5
 
 
 @dataclass

@@ -30,10 +30,20 @@ class SmokeConfig:
 
 
 @dataclass
+class ReportConfig:
+    """`task=report`: which runs, and where the report goes (the PNGs go beside it, in `out`)."""
+
+    # Evaluation run folders (eval_summary.json) and training run folders (metrics.jsonl), or folders above them.
+    inputs: list[str] = field(default_factory=list)
+    # The report's file name inside the output folder.
+    file: str = "report.md"
+
+
+@dataclass
 class Config:
     """Everything a run reads. `python run.py --help` lists the groups and presets."""
 
-    # What to run: smoke | generate | rollout | train | sft | demo | eval.
+    # What to run: smoke | generate | rollout | train | sft | demo | eval | report.
     task: str = "smoke"
     # Global seed: python, numpy, torch, sampling.
     seed: int = 0
@@ -76,6 +86,8 @@ class Config:
     agent: AgentConfig = field(default_factory=AgentConfig)
     # task=eval: episodes, sampling, stage 2.
     eval: EvalConfig = field(default_factory=EvalConfig)
+    # task=report: the run folders reported on.
+    report: ReportConfig = field(default_factory=ReportConfig)
 
 
 def choice_fields() -> dict[str, tuple[str, ...]]:

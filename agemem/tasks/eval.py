@@ -25,7 +25,7 @@ from tqdm import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from agemem.collective import broadcast_object
-from agemem.eval.agents import get_agent, scripted_engine
+from agemem.eval.agents import build_agent, scripted_engine
 from agemem.eval.benchmarks import BenchmarkEpisodes, benchmark_episodes, get_benchmark
 from agemem.eval.harness import eval_settings, evaluate_batch
 from agemem.eval.results import (
@@ -114,7 +114,7 @@ def _check(cfg: Config) -> None:
 
 def run_eval(cfg: Config) -> None:
     _check(cfg)
-    benchmark, agent = get_benchmark(cfg.benchmark.name), get_agent(cfg.agent.name)
+    benchmark, agent = get_benchmark(cfg.benchmark.name), build_agent(cfg.agent)
     rank, world = init_ranks()
     out = run_output_dir(cfg.out, rank)
     built = benchmark_episodes(cfg.benchmark, cfg.data, cfg.eval.num_episodes, cfg.seed)

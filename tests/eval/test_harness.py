@@ -218,8 +218,8 @@ def test_summary_takes_rows_in_episode_order_and_accounts_for_every_episode():
 def test_bad_settings_name_the_key(tmp_path):
     with pytest.raises(ValueError, match=r"benchmark.name='hotpot'.*hotpotqa"):
         get_benchmark("hotpot")
-    with pytest.raises(ValueError, match=r"agent.name='rag'.*no_memory"):
-        get_agent("rag")
+    with pytest.raises(ValueError, match=r"agent.name='ragg'.*no_memory"):
+        get_agent("ragg")
     with pytest.raises(ValueError, match=r"data.source='locomo' conflicts with benchmark=hotpotqa"):
         benchmark_episodes(BenchmarkConfig(name="hotpotqa", path="x"), DataConfig(source="locomo"), 0, 0)
     with pytest.raises(ValueError, match=r"benchmark=locomo needs an input file: data.path="):

@@ -137,9 +137,9 @@ def test_eval_settings_compose_and_mistakes_name_the_key():
     assert cfg.benchmark.path.endswith("hotpot_dev_distractor_100.jsonl")
     with pytest.raises(Exception, match="num_epsiodes"):
         _compose("task=eval", "eval.num_epsiodes=3")
-    with pytest.raises(Exception, match="agent/rag"):
-        _compose("task=eval", "agent=rag")
-    for override, key in (("agent.name=rag", "agent.name"), ("benchmark.name=hotpot", "benchmark.name"),
+    with pytest.raises(Exception, match="agent/ragg"):
+        _compose("task=eval", "agent=ragg")
+    for override, key in (("agent.name=ragg", "agent.name"), ("benchmark.name=hotpot", "benchmark.name"),
                           ("benchmark.split=dev", "benchmark.split")):
         with pytest.raises(ValueError, match=rf"{key}=.*must be one of"):
             check_choices(_compose("task=eval", override))
