@@ -70,7 +70,7 @@ def smol_tokenizer(smol_dir):
     return load_tokenizer(SMOL)
 
 
-def run_task(tmp_path: Path, *overrides: str, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_task(tmp_path: Path, *overrides: str, timeout: int = 1800) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "WANDB_MODE": "disabled"}
     done = subprocess.run([sys.executable, "run.py", *overrides, f"out={tmp_path}",
                            f"hydra.run.dir={tmp_path / 'hydra'}"], cwd=PROJECT_ROOT, env=env, capture_output=True,
