@@ -17,10 +17,10 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import random
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from agemem.models.cache import publish_folder
 
 # Bump when the conversion changes, so that cached folders from an older conversion are not reused.
 BUILD_VERSION = 1
@@ -139,21 +139,11 @@ def ensure_packaged_model(name: str, cache_root: Path) -> Path:
         return out
     gguf_path = packaged_file(name)
     cache_root.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + f".tmp{random.getrandbits(32):08x}")
-    try:
-        convert_gguf(gguf_path, tmp)
-        spec = packaged_model(name)
-        (tmp / MARKER).write_text(json.dumps({"package": spec.distribution, "version": spec.version,
-                                              "file": spec.filename, "build_version": BUILD_VERSION}))
-        if out.exists() and not is_built(out):  # a folder without the marker: never a finished build
-            stale = out.with_name(out.name + f".stale{random.getrandbits(32):08x}")
-            out.rename(stale)
-            shutil.rmtree(stale, ignore_errors=True)
-        try:
-            tmp.rename(out)
-        except OSError:  # another process finished the same conversion first
-            if not is_built(out):
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    spec = packaged_model(name)
+
+    def write(folder: Path) -> None:
+        convert_gguf(gguf_path, folder)
+        (folder / MARKER).write_text(json.dumps({"package": spec.distribution, "version": spec.version,
+                                                 "file": spec.filename, "build_version": BUILD_VERSION}))
+
+    return publish_folder(out, write, is_built)

@@ -7,8 +7,6 @@ one per token so that copying numbers is learnable by a small model.
 
 import hashlib
 import json
-import random
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
+from agemem.models.cache import publish_folder
 from agemem.models.config import TinyModelConfig
 
 SPECIAL_TOKENS = [
@@ -105,21 +104,12 @@ def ensure_tiny_model(cfg: TinyModelConfig, cache_root: Path, corpus: list[str])
     out, digest = tiny_model_dir(cfg, cache_root), corpus_digest(corpus)
     if built_corpus_digest(out) == digest:
         return out
-    tmp = out.with_name(out.name + f".tmp{random.getrandbits(32):08x}")
     tokenizer = build_tokenizer(cfg, corpus)
     model = build_model(cfg, tokenizer)
-    tokenizer.save_pretrained(tmp)
-    model.save_pretrained(tmp)
-    (tmp / "BUILD_COMPLETE").write_text(json.dumps({**asdict(cfg), "corpus": digest}))
-    # Rename last: a crash mid-build never leaves a half-written model under the final name.
-    if out.exists() and built_corpus_digest(out) != digest:  # a stale build: move it aside, then drop it
-        stale = out.with_name(out.name + f".stale{random.getrandbits(32):08x}")
-        out.rename(stale)
-        shutil.rmtree(stale, ignore_errors=True)
-    try:
-        tmp.rename(out)
-    except OSError:  # another process finished the same build first
-        if built_corpus_digest(out) != digest:
-            raise
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+
+    def write(folder: Path) -> None:
+        tokenizer.save_pretrained(folder)
+        model.save_pretrained(folder)
+        (folder / "BUILD_COMPLETE").write_text(json.dumps({**asdict(cfg), "corpus": digest}))
+
+    return publish_folder(out, write, lambda folder: built_corpus_digest(folder) == digest)
