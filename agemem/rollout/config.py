@@ -11,6 +11,8 @@ class RolloutConfig:
     engine: str = "hf"
     # hf engine decoder: loop (KV-cache loop that drops finished rows) or generate (transformers' generate).
     hf_decoder: str = "loop"
+    # hf engine, loop decoder: keep finished rows' K/V and prefill only what a later prompt adds (exact; 4 GiB LRU).
+    hf_prefix_reuse: bool = True
     # Most prompts the hf engine decodes in one batch; larger batches are split.
     max_batch_size: int = 64
     # Rollouts per task, K (SPEC.md §5: 8).

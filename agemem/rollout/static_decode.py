@@ -102,9 +102,7 @@ class StaticDecoder:
                 buffer = source.new_zeros(batch, self.kv_heads, width + max_new_tokens, self.head_dim)
                 buffer[:, :, :width] = source
                 target.append(buffer)
-        bias = torch.zeros(batch, width + max_new_tokens, dtype=keys[0].dtype, device=mask.device)
-        bias[:, :width].masked_fill_(mask == 0, float("-inf"))
-        return KVBuffers(keys, values, bias, width)
+        return KVBuffers(keys, values, padding_bias(mask, max_new_tokens, keys[0].dtype), width)
 
     def _rms(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         # As transformers' RMSNorm: normalise in float32, cast back, then scale.
@@ -141,6 +139,13 @@ class StaticDecoder:
             x = x + F.linear(F.silu(gate) * up, layer["down"])
         kv.length = column + 1
         return F.linear(self._rms(x, self.norm), self.lm_head)
+
+
+def padding_bias(mask: torch.Tensor, max_new_tokens: int, dtype: torch.dtype) -> torch.Tensor:
+    """`KVBuffers.bias` for a prefill's mask. Shape: mask (B, W) 1 on prompt tokens, 0 on padding → (B, W + N)."""
+    bias = torch.zeros(mask.shape[0], mask.shape[1] + max_new_tokens, dtype=dtype, device=mask.device)
+    bias[:, : mask.shape[1]].masked_fill_(mask == 0, float("-inf"))
+    return bias
 
 
 def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
