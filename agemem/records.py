@@ -1,7 +1,8 @@
 """The plain records every floor passes around (DESIGN.md): what a task is, what a model call produced, what an
 output meant, and what a rollout recorded. This module imports nothing of the project.
 
-- `Episode`: one task (stage-1 material, stage-2 distractors, the question, its answers), with its validation.
+- `Episode`: one task (stage-1 material, stage-2 distractors, the question, its answers; a Mem-α instance's
+  several questions), with its validation.
 - `Generation` and the finish reasons: what an engine returns for one prompt.
 - `ToolCall`, `Action`, `ToolResult`: what one model output means and what executing a call did.
 - `Step`, `Trajectory`: one model call recorded token-exactly; one rollout of an episode and, once scored, its
@@ -30,6 +31,10 @@ class Episode:
     supporting_facts: list[str] = field(default_factory=list)  # reference for memory quality
     category: str = ""  # source-specific question type (LoCoMo category, HotpotQA type, …)
     metadata: dict[str, Any] = field(default_factory=dict)  # anything else the source carries
+    # Every question of a multi-question instance (Mem-α), each {"question": str, "answers": [str, …], "category":
+    # str (optional), "metric": str (optional, one of QUESTION_METRICS)}; questions[0] repeats `question` and
+    # `answers`, so one-question code keeps working. Empty for a one-question episode.
+    questions: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,6 +51,10 @@ class Episode:
 
 REQUIRED = ("id", "source", "contexts", "distractors", "question", "answers")
 FIELD_NAMES = tuple(f.name for f in fields(Episode))
+# The answer metrics a question of a multi-question instance may name (SPEC.md §6: substring EM for
+# SQuAD/HotpotQA-style answers, exact match, keyword-hit ratio for summaries, an LLM yes/no judge for LongMemEval).
+QUESTION_METRICS = ("substring_em", "exact_match", "keyword_hit", "llm_judge")
+QUESTION_KEYS = ("question", "answers", "category", "metric")
 
 
 def _text_problem(value: Any) -> str | None:
@@ -76,12 +85,43 @@ def _metadata_problems(value: Any) -> list[tuple[str, str]]:
     return []
 
 
+def _question_problems(name: str, item: Any) -> list[tuple[str, str]]:
+    """Problems of one entry of `questions`, named `name` (e.g. "questions[2]")."""
+    if not isinstance(item, dict):
+        return [(name, f"expected an object, got {type(item).__name__}")]
+    problems = [(f"{name}.{key}", "unknown field") for key in item if key not in QUESTION_KEYS]
+    problems += [(f"{name}.{key}", "missing required field") for key in ("question", "answers") if key not in item]
+    if "question" in item and (p := _text_problem(item["question"])):
+        problems.append((f"{name}.question", p))
+    if "answers" in item:
+        problems += _list_problems(f"{name}.answers", item["answers"], non_empty=True)
+    if "category" in item and not isinstance(item["category"], str):
+        problems.append((f"{name}.category", f"expected a string, got {type(item['category']).__name__}"))
+    if "metric" in item and item["metric"] not in QUESTION_METRICS:
+        problems.append((f"{name}.metric", f"{item['metric']!r} is not one of {list(QUESTION_METRICS)}"))
+    return problems
+
+
+def _questions_problems(value: Any, data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Problems of `questions`: valid entries, the first of which repeats the episode's question and answers."""
+    if not isinstance(value, list):
+        return [("questions", f"expected a list of objects, got {type(value).__name__}")]
+    problems = [p for i, item in enumerate(value) for p in _question_problems(f"questions[{i}]", item)]
+    if value and not problems:
+        for key in ("question", "answers"):
+            if value[0][key] != data.get(key):
+                problems.append((f"questions[0].{key}", f"must equal the episode's {key!r}"))
+    return problems
+
+
 def episode_problems(data: Any) -> list[tuple[str, str]]:
     """Every reason `data` (a decoded JSON object) is not a valid Episode, as (field, reason); [] when valid.
 
     Rules: the six required fields are present; id, source and question are non-empty strings; contexts and
     answers are non-empty lists of non-empty strings; distractors and supporting_facts are lists of non-empty
-    strings; category is a string; metadata a JSON-serialisable object; no unknown fields.
+    strings; category is a string; metadata a JSON-serialisable object; questions a list of objects, each with
+    a non-empty question, non-empty answers, an optional string category and an optional metric of
+    QUESTION_METRICS (nothing else), the first repeating the episode's question and answers; no unknown fields.
     """
     if not isinstance(data, dict):
         return [("(row)", f"expected a JSON object, got {type(data).__name__}")]
@@ -97,6 +137,7 @@ def episode_problems(data: Any) -> list[tuple[str, str]]:
         "supporting_facts": lambda v: _list_problems("supporting_facts", v, non_empty=False),
         "category": lambda v: [] if isinstance(v, str) else [("category", f"expected a string, got {type(v).__name__}")],
         "metadata": _metadata_problems,
+        "questions": lambda v: _questions_problems(v, data),
     }
     for name, check in checks.items():
         if name in data:
@@ -197,6 +238,10 @@ class Trajectory:
     # stm_final[:answer_context_len], never on text the answer added.
     answer_context_len: int | None = None
     ltm_final: list[dict[str, Any]] = field(default_factory=list)  # LTM snapshot entries at the end
+    # A Mem-α chunk stream's final core/semantic/episodic memory (MemAlphaMemory.to_dict); None for AgeMem.
+    memory_final: dict[str, Any] | None = None
+    # Mem-α: the reward r_t of each step (SPEC.md §6), set by its scoring; empty for AgeMem's terminal reward.
+    step_rewards: list[float] = field(default_factory=list)
     reward: float | None = None  # terminal reward, set by rewards.score
     reward_components: dict[str, float] = field(default_factory=dict)  # every term of the reward, by name
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 class DataConfig:
     """Episode source and its options."""
 
-    # Source converter: synthetic | hotpotqa | locomo | longmemeval.
+    # Source converter: synthetic | hotpotqa | locomo | longmemeval, or Mem-alpha chunk-stream instances:
+    # mem_alpha_synthetic | mem_alpha_hotpotqa | mem_alpha_locomo | mem_alpha_longmemeval.
     source: str = "synthetic"
     # Input file of the source (null for synthetic).
     path: str | None = None
@@ -45,3 +46,9 @@ class DataConfig:
     chunk_min_tokens: int = 500
     # Mem-alpha chunk streams: most tokens per chunk.
     chunk_max_tokens: int = 2000
+    # Mem-alpha instances: most tokens (chars / 4) of one chunk stream; a longer one is cut to whole chunks.
+    max_instance_tokens: int = 30000
+    # Mem-alpha instances: most chunks per stream; 0: only max_instance_tokens limits it.
+    chunks_per_instance: int = 10
+    # Mem-alpha instances: most questions per instance, the first in source order; 0 keeps all.
+    questions_per_instance: int = 0

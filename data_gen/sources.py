@@ -2,12 +2,13 @@
 
 Every source has the same signature, `(cfg: DataConfig, seed: int) -> ConversionResult`. File sources convert
 `data.path` row by row (data_gen.row_conversion); then episodes that came without distractors get BM25-mined ones.
+The `mem_alpha_*` sources make Mem-α chunk-stream instances (data_gen.mem_alpha), which have no distractors.
 """
 
 from collections.abc import Callable
 from pathlib import Path
 
-from data_gen import hotpotqa, locomo, longmemeval
+from data_gen import hotpotqa, locomo, longmemeval, mem_alpha
 from data_gen.config import DataConfig
 from data_gen.distractors import corpus_from_episodes, fill_distractors, read_corpus
 from data_gen.row_conversion import ConversionResult, Converter, convert_file
@@ -46,20 +47,34 @@ def _mine(cfg: DataConfig, result: ConversionResult) -> None:
     fill_distractors(result.episodes, corpus, cfg.num_distractors, name)
 
 
+def _input_path(cfg: DataConfig, name: str) -> str:
+    """`data.path`, checked to name an existing file."""
+    if not cfg.path:
+        raise ValueError(f"data.source={name} needs data.path=<input file>")
+    if not Path(cfg.path).is_file():
+        raise FileNotFoundError(f"data.path={cfg.path!r}: no such file")
+    return cfg.path
+
+
 def _file_source(name: str, id_key: str, make_converter: Callable[[DataConfig], Converter]) -> Source:
     """A source reading `data.path` with the converter `make_converter(cfg)` returns."""
 
     def build(cfg: DataConfig, seed: int) -> ConversionResult:
         del seed  # conversion is deterministic without one
-        if not cfg.path:
-            raise ValueError(f"data.source={name} needs data.path=<input file>")
-        if not Path(cfg.path).is_file():
-            raise FileNotFoundError(f"data.path={cfg.path!r}: no such file")
-        result = convert_file(cfg.path, make_converter(cfg), cfg.strict, name, id_key)
+        result = convert_file(_input_path(cfg, name), make_converter(cfg), cfg.strict, name, id_key)
         _mine(cfg, result)
         return result
 
     return build
+
+
+def _mem_alpha_file_source(name: str) -> Source:
+    """A Mem-α source reading `data.path` (deterministic without a seed; no distractors are mined)."""
+    return lambda cfg, seed: mem_alpha.FILE_SOURCES[name](cfg, _input_path(cfg, name))
+
+
+def _mem_alpha_synthetic(cfg: DataConfig, seed: int) -> ConversionResult:
+    return mem_alpha.synthetic_instances(cfg, seed, synthetic_spec(cfg))
 
 
 SOURCES: dict[str, Source] = {
@@ -67,6 +82,8 @@ SOURCES: dict[str, Source] = {
     "hotpotqa": _file_source(hotpotqa.SOURCE, hotpotqa.ID_KEY, lambda cfg: hotpotqa.convert),
     "locomo": _file_source(locomo.SOURCE, locomo.ID_KEY, lambda cfg: locomo.converter(cfg.questions_per_conversation)),
     "longmemeval": _file_source(longmemeval.SOURCE, longmemeval.ID_KEY, lambda cfg: longmemeval.convert),
+    mem_alpha.SYNTHETIC: _mem_alpha_synthetic,
+    **{name: _mem_alpha_file_source(name) for name in mem_alpha.FILE_SOURCES},
 }
 
 

@@ -30,3 +30,20 @@ class CurriculumConfig:
     # full (the system prompt and each input's instruction line) or compact (a one-line system prompt and bare
     # tagged inputs: short prompts for tiny models that learn the protocol from demonstrations).
     prompt_style: str = "full"
+
+
+@dataclass
+class MemAlphaConfig:
+    """Mem-α's chunk-stream rollout (SPEC.md §6): the memory it writes and how its prompt shows it."""
+
+    # Most tokens of the core memory paragraph (the official code: 512).
+    core_max_tokens: int = 512
+    # Most recent semantic and episodic items shown in the prompt, per type (the official code: 20).
+    window: int = 20
+    # Tool-call syntax: qwen_agent (the official ✿FUNCTION✿/✿ARGS✿), hermes, or agemem (a JSON array).
+    tool_format: str = "qwen_agent"
+    # Render the four tool schemas in the system turn (chat template `tools=`).
+    tools_in_prompt: bool = True
+    # full (the instructions, the memory, the chunk prompt with its response limit) or compact (the memory and
+    # the bare chunk: short prompts for tiny models that learn the protocol from demonstrations).
+    prompt_style: str = "full"

@@ -43,14 +43,24 @@ class Benchmark:
     source: str  # data.source of its episodes
     answer_metrics: Callable[[str, Episode], dict[str, float]]  # (prediction, episode) → official metrics
     headline: tuple[str, ...]  # metrics first in the table; the first is reported per category too
+    # agemem: one question per episode, answered by the agent; mem_alpha: a chunk stream and several questions
+    # answered by the frozen reader from what the agent kept (agemem/eval/mem_alpha.py).
+    kind: str = "agemem"
 
 
+def _read_by_reader(prediction: str, episode: Episode) -> dict[str, float]:
+    raise ValueError("Mem-α benchmarks are scored by the reader (agemem/eval/mem_alpha.py), not per answer")
+
+
+MEM_ALPHA_HEADLINE = ("accuracy", "memory_tokens", "compression")
 BENCHMARKS: dict[str, Benchmark] = {
     "hotpotqa": Benchmark("hotpotqa", _hotpotqa, ("judge", "em", "f1", "memory_quality", "joint")),
     "locomo": Benchmark("locomo", _locomo, ("f1", "judge", "memory_quality", "joint")),
     "longmemeval": Benchmark("longmemeval", _longmemeval,
                              ("accuracy", "abstention_accuracy", "judge", "memory_quality", "joint")),
     "synthetic": Benchmark("synthetic", _synthetic, ("em", "judge", "memory_quality", "joint")),
+    **{f"mem_alpha_{source}": Benchmark(f"mem_alpha_{source}", _read_by_reader, MEM_ALPHA_HEADLINE, "mem_alpha")
+       for source in ("synthetic", "hotpotqa", "locomo", "longmemeval")},
 }
 
 
@@ -69,11 +79,12 @@ def benchmark_data(benchmark: BenchmarkConfig, data: DataConfig, num_episodes: i
         raise ValueError(f"data.source={data.source!r} conflicts with benchmark={benchmark.name} (whose episodes "
                          f"come from data.source={source!r}): leave data= out, benchmark= picks the source")
     path = data.path or benchmark.path
-    if source != "synthetic" and not path:
+    synthetic = source in ("synthetic", "mem_alpha_synthetic")  # generated, not read from a file
+    if not synthetic and not path:
         raise ValueError(f"benchmark={benchmark.name} needs an input file: data.path=<file> (or benchmark.path)")
-    size = num_episodes if source == "synthetic" and num_episodes > 0 else data.size
-    return replace(data, source=source, path=path if source != "synthetic" else None, size=size,
-                   heldout=benchmark.heldout if source == "synthetic" else data.heldout)
+    size = num_episodes if synthetic and num_episodes > 0 else data.size
+    return replace(data, source=source, path=path if not synthetic else None, size=size,
+                   heldout=benchmark.heldout if synthetic else data.heldout)
 
 
 @dataclass

@@ -55,3 +55,5 @@ class EvalConfig:
     # Episodes each rank collects together in one lock-step batch; their rows are appended when it ends, so a
     # killed eval loses at most one batch.
     episodes_per_batch: int = 16
+    # Mem-α benchmarks, agent=long_context: the reader sees the raw input cut to its last this many tokens.
+    long_context_tokens: int = 32768

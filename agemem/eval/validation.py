@@ -12,6 +12,7 @@ from transformers import PreTrainedTokenizerBase
 from agemem.collective import all_reduce_sum
 from agemem.records import Episode, Trajectory
 from agemem.rewards import Judge, RewardConfig, exact_match, score_batch
+from agemem.rewards.mem_alpha_reader import Reader, score_mem_alpha
 from agemem.rollout.collector import CollectSettings, collect
 from agemem.rollout.engine import Engine
 from data_gen.config import DataConfig
@@ -70,3 +71,22 @@ def validate(engine: Engine, tokenizer: PreTrainedTokenizerBase, settings: Colle
     if heldout_set:
         metrics[HELDOUT] = heldout_success(heldout_set, engine, greedy, tokenizer, rank, world)
     return metrics
+
+
+def validate_mem_alpha(engine: Engine, tokenizer: PreTrainedTokenizerBase, settings: CollectSettings,
+                       val_tasks: list[Episode], episodes_by_id: dict[str, Episode], reward: RewardConfig,
+                       reader: Reader, judge: Judge, seed: int, rank: int, world: int) -> dict[str, float]:
+    """Mem-α validation: one greedy chunk-stream rollout per validation instance, its final memory read by the
+    frozen reader: the mean reward (`eval/score`), the reader's accuracy (`eval/qa_accuracy`, r1), compression
+    (`eval/compression`, r3) and memory size in tokens (`eval/memory_tokens`)."""
+    tasks = val_tasks[rank::world]
+    greedy = replace(settings, rollout=replace(settings.rollout, temperature=0.0))
+    trajectories = collect(tasks, 1, engine, greedy, tokenizer, seed=seed) if tasks else []
+    if trajectories:
+        score_mem_alpha(trajectories, episodes_by_id, reward, reader, judge)
+    parts = [t.reward_components for t in trajectories]
+    sums = all_reduce_sum([float(len(trajectories)), sum(t.reward for t in trajectories),
+                           *(sum(p[k] for p in parts) for k in ("r1_qa_accuracy", "r3_compression", "memory_tokens"))])
+    n = max(sums[0], 1.0)
+    return {"eval/score": sums[1] / n, "eval/qa_accuracy": sums[2] / n, "eval/compression": sums[3] / n,
+            "eval/memory_tokens": sums[4] / n, "eval/tasks": sums[0]}

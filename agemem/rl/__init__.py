@@ -8,6 +8,7 @@ from agemem.rl.advantages import (
     broadcast_to_steps,
     group_index,
     grouped_normalize,
+    per_step_advantages,
     shuffle_rewards,
     stepwise_advantages,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "loss_denominator",
     "merge_prefix_chains",
     "pack_micro_batches",
+    "per_step_advantages",
     "policy_loss",
     "shuffle_rewards",
     "stepwise_advantages",

@@ -149,3 +149,22 @@ def shuffle_rewards(rewards: Tensor, seed: int) -> Tensor:
     Shape: rewards (N,) → (N,).
     """
     return rewards[torch.randperm(len(rewards), generator=torch.Generator().manual_seed(seed))]
+
+
+def per_step_advantages(step_rewards: Sequence[Sequence[float]], group_ids: Sequence[Hashable], *,
+                        eps: float = 1e-6, norm_by_std: bool = True) -> list[list[float]]:
+    """Mem-α's GRPO (SPEC.md §6): each step sample keeps its own reward r_t, and all the chunk-step samples of one
+    group's K rollouts are normalised together, A_t = (r_t − mean_g) / (std_g + ε) over every step of the group.
+
+    Shape: N trajectories' lists of per-step rewards (S_k each), N group ids → N lists of S_k advantages.
+    """
+    if len(step_rewards) != len(group_ids):
+        raise ValueError(f"{len(step_rewards)} reward lists for {len(group_ids)} group ids")
+    values = torch.tensor([r for rewards in step_rewards for r in rewards], dtype=torch.float64)
+    ids = [g for g, rewards in zip(group_ids, step_rewards) for _ in rewards]
+    flat = grouped_normalize(values, ids, eps=eps, norm_by_std=norm_by_std).tolist() if ids else []
+    out, start = [], 0
+    for rewards in step_rewards:
+        out.append(flat[start: start + len(rewards)])
+        start += len(rewards)
+    return out

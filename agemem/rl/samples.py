@@ -98,16 +98,22 @@ def build_step_samples(
     trajectories: Sequence[Trajectory], advantages: Tensor | Sequence[float], step_filter: str = "all"
 ) -> list[StepSample]:
     """One `StepSample` per kept model call (`kept_steps`: with `all`, every trainable call of every stage), in
-    trajectory then step order; each carries its trajectory's advantage A_k (SPEC.md §5).
+    trajectory then step order; each carries its trajectory's advantage A_k (SPEC.md §5), or, where
+    `advantages[k]` is a list, the advantage of each kept step (Mem-α's per-step GRPO, SPEC.md §6).
 
-    Shape: advantages (N,) with N = len(trajectories).
+    Shape: advantages (N,) with N = len(trajectories), or N lists of one value per kept step.
     """
     adv = advantages.tolist() if isinstance(advantages, Tensor) else list(advantages)
     if len(adv) != len(trajectories):
         raise ValueError(f"{len(adv)} advantages for {len(trajectories)} trajectories")
     samples = []
     for traj, a in zip(trajectories, adv):
-        for i, step in kept_steps(traj, step_filter):
+        kept = kept_steps(traj, step_filter)
+        per_step = list(a) if isinstance(a, Sequence) else [a] * len(kept)
+        if len(per_step) != len(kept):
+            raise ValueError(f"episode {traj.episode_id} rollout {traj.group_index}: {len(per_step)} step "
+                             f"advantages for {len(kept)} kept steps")
+        for (i, step), a in zip(kept, per_step):
             if len(step.response_logprobs) != len(step.response_ids):
                 raise ValueError(
                     f"episode {traj.episode_id} rollout {traj.group_index} step {i}: "

@@ -38,6 +38,8 @@ class CollectSettings:
     rollout: RolloutConfig
     system_prompt: str | None = None  # None: `system_prompt_for(curriculum)`
     episode_flow: EpisodeFlow | None = None  # how one episode runs; None: the three AgeMem stages (run_trajectory)
+    # The tools rendered into the prompt when curriculum.tools_in_prompt (None: the six AgeMem tools).
+    tool_schemas: list[dict[str, Any]] | None = None
 
 
 PLAIN = {"role", "content"}  # a message with only these keys renders from them alone
@@ -48,9 +50,10 @@ class PromptRenderer:
 
     MAX_HELD = 65536  # rendered prompts kept for their second use (a bound, not a tuning knob)
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, tools_in_prompt: bool):
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, tools_in_prompt: bool,
+                 schemas: list[dict[str, Any]] | None = None):
         self.tokenizer = tokenizer
-        self.tools = TOOL_SCHEMAS if tools_in_prompt else None
+        self.tools = (TOOL_SCHEMAS if schemas is None else schemas) if tools_in_prompt else None
         # Every model call renders its context twice: the budget check before it, then the prompt. The first
         # render is held (keyed by the messages' roles and texts) and handed out once to the second.
         self.held: dict[tuple[tuple[str, str], ...], list[int]] = {}
@@ -179,7 +182,7 @@ def collect(
     """
     if episode_seeds is not None and len(episode_seeds) != len(episodes):
         raise ValueError(f"episode_seeds has {len(episode_seeds)} seeds for {len(episodes)} episodes")
-    renderer = PromptRenderer(tokenizer, settings.curriculum.tools_in_prompt)
+    renderer = PromptRenderer(tokenizer, settings.curriculum.tools_in_prompt, settings.tool_schemas)
     turn = TurnSettings(settings.curriculum, settings.memory.summarizer, extractive_summary,
                         count_context=lambda messages: len(renderer.prompt_ids(messages)))
     system_prompt = settings.system_prompt

@@ -16,7 +16,7 @@ from agemem.tasks.demo_config import DemoConfig
 from agemem.train.config import AlgorithmConfig, DeepSpeedConfig, LoggerConfig, TrainerConfig
 from agemem.train.sft_config import SFTConfig
 from data_gen.config import DataConfig
-from stages.config import CurriculumConfig
+from stages.config import CurriculumConfig, MemAlphaConfig
 
 
 @dataclass
@@ -62,6 +62,8 @@ class Config:
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     # The three stages: rounds, distractors, budgets.
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    # Mem-α's chunk-stream rollout (used when reward.preset=mem_alpha): its memory and call syntax.
+    mem_alpha: MemAlphaConfig = field(default_factory=MemAlphaConfig)
     # Reward formula and weights.
     reward: RewardConfig = field(default_factory=RewardConfig)
     # Answer / memory judge.
@@ -102,6 +104,7 @@ def choice_fields() -> dict[str, tuple[str, ...]]:
     from agemem.rewards.judges import JUDGES
     from agemem.rewards.judges.local_backend import DEVICES
     from agemem.rewards.matching import RULE_METRICS
+    from agemem.rewards.mem_alpha_reader import READERS
     from agemem.rewards.paper_terms import TOKEN_ESTIMATES
     from agemem.rewards.presets import PAPER_WEIGHTS, PRESETS
     from agemem.rl.advantages import NORMALIZE_OVER
@@ -116,6 +119,7 @@ def choice_fields() -> dict[str, tuple[str, ...]]:
     from data_gen.sources import SOURCES
     from data_gen.splits import SPLITS
     from stages.ltm_construction import VARIANTS
+    from stages.mem_alpha import PROMPT_STYLES as MEM_ALPHA_PROMPT_STYLES
     from stages.turn import PROMPT_STYLES
 
     return {
@@ -131,7 +135,9 @@ def choice_fields() -> dict[str, tuple[str, ...]]:
         "trainer.lr_schedule": LR_SCHEDULES, "sft.lr_schedule": LR_SCHEDULES,
         "deepspeed.bf16": BF16_MODES, "deepspeed.dist_backend": DIST_BACKENDS, "logger.backend": BACKENDS,
         "logger.mode": MODES, "benchmark.name": tuple(BENCHMARKS), "benchmark.split": ("all", *SPLITS),
-        "agent.name": tuple(AGENTS),
+        "agent.name": (*AGENTS, "long_context"), "mem_alpha.tool_format": VALID_FORMATS,
+        "mem_alpha.prompt_style": MEM_ALPHA_PROMPT_STYLES, "reward.reader": READERS,
+        "reward.reader_local.device": DEVICES, "reward.reader_local.dtype": tuple(DTYPES),
     }
 
 

@@ -27,7 +27,8 @@ from transformers import PreTrainedTokenizerBase
 from agemem.collective import broadcast_object
 from agemem.eval.agents import build_agent, scripted_engine
 from agemem.eval.benchmarks import BenchmarkEpisodes, benchmark_episodes, get_benchmark
-from agemem.eval.harness import eval_settings, evaluate_batch
+from agemem.eval.harness import episode_seed, eval_settings, evaluate_batch
+from agemem.eval.mem_alpha import MEM_ALPHA_AGENTS, mem_alpha_rows
 from agemem.eval.results import (
     CONFIG,
     ROWS,
@@ -39,12 +40,15 @@ from agemem.eval.results import (
     summarize,
 )
 from agemem.models import load_model, load_tokenizer
+from agemem.records import Episode
 from agemem.rewards import build_judge
-from agemem.rollout.collector import CollectSettings
+from agemem.rewards.judges import Judge
+from agemem.rewards.mem_alpha_reader import build_reader
+from agemem.rollout.collector import CollectSettings, collect
 from agemem.rollout.engine import Engine
 from agemem.rollout.factory import build_engine
 from agemem.tasks.config import Config
-from agemem.tasks.runtime import prepare_models, run_output_dir, seed_everything
+from agemem.tasks.runtime import collect_settings, prepare_models, run_output_dir, seed_everything
 
 log = logging.getLogger("agemem")
 RESUME_MODES = ("auto", "never")
@@ -114,7 +118,8 @@ def _check(cfg: Config) -> None:
 
 def run_eval(cfg: Config) -> None:
     _check(cfg)
-    benchmark, agent = get_benchmark(cfg.benchmark.name), build_agent(cfg.agent)
+    benchmark = get_benchmark(cfg.benchmark.name)
+    agent = build_agent(cfg.agent) if benchmark.kind != "mem_alpha" else None  # Mem-α agents: mem_alpha_batch
     rank, world = init_ranks()
     out = run_output_dir(cfg.out, rank)
     built = benchmark_episodes(cfg.benchmark, cfg.data, cfg.eval.num_episodes, cfg.seed)
@@ -133,19 +138,25 @@ def run_eval(cfg: Config) -> None:
     shares = [pending[r::world] for r in range(world)]
     mine, per_batch = shares[rank], cfg.eval.episodes_per_batch
     tokenizer = load_tokenizer(cfg.model)
-    engine = (scripted_engine(cfg.benchmark.name, tokenizer, mine, cfg.curriculum) if agent.scripted
-              else policy_engine(cfg, tokenizer))
-    settings = eval_settings(CollectSettings(cfg.curriculum, cfg.memory, cfg.rollout), agent, cfg.eval.samples,
-                             cfg.eval.stage2)
     judge = build_judge(cfg.judge)
+    if benchmark.kind == "mem_alpha":  # a chunk stream per instance, its questions answered by the frozen reader
+        batch_rows = mem_alpha_batch(cfg, tokenizer, judge)
+    else:
+        engine = (scripted_engine(cfg.benchmark.name, tokenizer, mine, cfg.curriculum) if agent.scripted
+                  else policy_engine(cfg, tokenizer))
+        settings = eval_settings(CollectSettings(cfg.curriculum, cfg.memory, cfg.rollout), agent, cfg.eval.samples,
+                                 cfg.eval.stage2)
+
+        def batch_rows(batch: list[Episode]) -> list[dict[str, Any]]:
+            return evaluate_batch(batch, engine, settings, tokenizer, samples=cfg.eval.samples, seed=cfg.seed,
+                                  benchmark=benchmark, agent=agent, judge=judge)
     if rank == 0 and done_ids:
         log.info("eval: resuming, %d of %d episodes already have a row", len(episodes) - len(pending), len(episodes))
     start = time.perf_counter()
     bar = tqdm(total=len(pending), desc=f"eval {cfg.agent.name} on {cfg.benchmark.name}", unit="episode",
                disable=rank != 0)
     for b in range(math.ceil(max(len(s) for s in shares) / per_batch)):  # every rank runs as many batches
-        rows = evaluate_batch(mine[b * per_batch:(b + 1) * per_batch], engine, settings, tokenizer,
-                              samples=cfg.eval.samples, seed=cfg.seed, benchmark=benchmark, agent=agent, judge=judge)
+        rows = batch_rows(mine[b * per_batch:(b + 1) * per_batch])
         gathered = gather_rows(rows, rank, world)
         if rank == 0:
             append_rows(out / ROWS, gathered)
@@ -156,6 +167,30 @@ def run_eval(cfg: Config) -> None:
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
+
+
+def mem_alpha_batch(cfg: Config, tokenizer: PreTrainedTokenizerBase, judge: Judge):
+    """The rows of a batch of Mem-α instances for `agent.name` (agemem/eval/mem_alpha.py): the policy writes its
+    memory greedily through the collector (agent=agemem), or a memory-less baseline reads the raw input."""
+    name = cfg.agent.name
+    if name not in MEM_ALPHA_AGENTS:
+        raise ValueError(f"agent.name={name!r}: benchmark={cfg.benchmark.name} takes one of {list(MEM_ALPHA_AGENTS)}")
+    if cfg.eval.samples:
+        raise ValueError(f"eval.samples={cfg.eval.samples}: Mem-α benchmarks run one greedy rollout per instance")
+    reader = build_reader(cfg.reward, cfg.model)
+    if name != "agemem":
+        return lambda batch: mem_alpha_rows(name, batch, None, reader, judge, cfg.eval.long_context_tokens)
+    engine = policy_engine(cfg, tokenizer)
+    memory_cfg = dataclasses.replace(cfg, reward=dataclasses.replace(cfg.reward, preset="mem_alpha"))
+    settings = collect_settings(memory_cfg)
+    settings = dataclasses.replace(settings, rollout=dataclasses.replace(settings.rollout, temperature=0.0))
+
+    def rows(batch: list[Episode]) -> list[dict[str, Any]]:
+        trajectories = collect(batch, 1, engine, settings, tokenizer, seed=cfg.seed,
+                               episode_seeds=[episode_seed(cfg.seed, e.id) for e in batch]) if batch else []
+        return mem_alpha_rows(name, batch, trajectories, reader, judge, cfg.eval.long_context_tokens)
+
+    return rows
 
 
 def _finish(cfg: Config, out: Path, built: BenchmarkEpisodes, headline: tuple[str, ...], wall_s: float) -> None:

@@ -3,7 +3,7 @@ resume must match."""
 
 import logging
 import random
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,16 @@ from agemem.models.loading import tiny_cache_root
 from agemem.models.packaged import ensure_packaged_model
 from agemem.models.tiny import ensure_tiny_model
 from agemem.rewards.config import JudgeConfig
+from agemem.rollout.collector import CollectSettings
 from agemem.tasks.config import Config
+from agemem.tools.mem_alpha import MEM_ALPHA_TOOL_SCHEMAS
 from stages.corpus import tokenizer_corpus
+from stages.mem_alpha import chunk_stream_flow
 
 log = logging.getLogger("agemem")
 # Config sections whose change makes a resumed run differ from an uninterrupted one (checked on resume).
-RESUME_CRITICAL = ("seed", "model", "data", "memory", "curriculum", "reward", "judge", "algorithm", "rollout")
+RESUME_CRITICAL = ("seed", "model", "data", "memory", "curriculum", "mem_alpha", "reward", "judge", "algorithm",
+                   "rollout")
 RESUME_CRITICAL_TRAINER = ("tasks_per_step", "lr", "warmup_steps", "lr_schedule", "weight_decay", "grad_clip",
                            "lora_rank", "lora_alpha")
 
@@ -60,6 +64,18 @@ def prepare_models(model: ModelConfig, judge: JudgeConfig) -> None:
     prepare_model(model)
     if judge.kind == "llm_local" and judge.local.path is None:
         prepare_model(ModelConfig())
+
+
+def collect_settings(cfg: Config) -> CollectSettings:
+    """How the run's episodes are rolled out: the three AgeMem stages, or with `reward.preset=mem_alpha` Mem-α's
+    chunk stream (its own tools, call syntax and prompt; SPEC.md §6)."""
+    if cfg.reward.preset != "mem_alpha":
+        return CollectSettings(cfg.curriculum, cfg.memory, cfg.rollout)
+    curriculum = replace(cfg.curriculum, tool_format=cfg.mem_alpha.tool_format,
+                         tools_in_prompt=cfg.mem_alpha.tools_in_prompt)
+    return CollectSettings(curriculum, cfg.memory, cfg.rollout, system_prompt="",
+                           episode_flow=chunk_stream_flow(cfg.mem_alpha, cfg.rollout.max_new_tokens),
+                           tool_schemas=MEM_ALPHA_TOOL_SCHEMAS)
 
 
 def run_output_dir(out: str, rank: int) -> Path:

@@ -15,15 +15,31 @@ from dataclasses import replace
 from tqdm import tqdm
 
 from agemem.collective import all_reduce_sum
-from agemem.eval.validation import HELDOUT, greedy_success, heldout_episodes, heldout_success
+from agemem.eval.validation import (
+    HELDOUT,
+    greedy_success,
+    heldout_episodes,
+    heldout_success,
+    validate_mem_alpha,
+)
 from agemem.models import load_model, load_tokenizer
 from agemem.records import Episode
+from agemem.rewards import build_judge
+from agemem.rewards.mem_alpha_reader import build_reader
 from agemem.rl import build_step_samples, merge_prefix_chains
-from agemem.rollout.collector import CollectSettings, collect
+from agemem.rollout.collector import collect
+from agemem.rollout.engine import Engine
 from agemem.rollout.expert import ExpertEngine
 from agemem.rollout.factory import build_engine
+from agemem.rollout.mem_alpha_expert import MemAlphaExpertEngine
 from agemem.tasks.config import Config
-from agemem.tasks.runtime import prepare_models, resume_critical_config, run_output_dir, seed_everything
+from agemem.tasks.runtime import (
+    collect_settings,
+    prepare_models,
+    resume_critical_config,
+    run_output_dir,
+    seed_everything,
+)
 from agemem.train.checkpoint import save_checkpoint
 from agemem.train.distributed import full_state_dict, init_distributed, shutdown_distributed
 from agemem.train.logger import MetricsLogger
@@ -43,6 +59,18 @@ def validation_episodes(cfg: Config, val_set: list[Episode]) -> list[Episode]:
     return val_set[: cfg.sft.eval_tasks]
 
 
+def validation_success(cfg: Config, engine: Engine, tokenizer, settings, val: list[Episode], rank: int,
+                       world: int) -> float:
+    """Greedy validation success over `val` (all ranks): exact-match answers for AgeMem; for Mem-α the frozen
+    reader's accuracy from the final memory (`eval/qa_accuracy`)."""
+    if cfg.reward.preset == "mem_alpha":
+        return validate_mem_alpha(engine, tokenizer, settings, val, {e.id: e for e in val}, cfg.reward,
+                                  build_reader(cfg.reward, cfg.model), build_judge(cfg.judge), cfg.seed, rank,
+                                  world)["eval/qa_accuracy"]
+    success, _ = greedy_success(val[rank::world], engine, settings, tokenizer)
+    return all_reduce_sum([success])[0] / world
+
+
 def run_sft(cfg: Config) -> None:
     if cfg.sft.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"sft.lr_schedule={cfg.sft.lr_schedule!r}: must be one of {list(LR_SCHEDULES)}")
@@ -52,8 +80,10 @@ def run_sft(cfg: Config) -> None:
     seed_everything(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
     train_set, val_set = train_val_episodes(cfg.data, cfg.seed)
-    settings = CollectSettings(cfg.curriculum, cfg.memory, cfg.rollout)
-    demos = collect(train_set[: cfg.sft.demo_tasks][rank::world], 1, ExpertEngine(tokenizer), settings, tokenizer)
+    settings = collect_settings(cfg)
+    mem_alpha = cfg.reward.preset == "mem_alpha"
+    expert = MemAlphaExpertEngine(tokenizer, cfg.mem_alpha.tool_format) if mem_alpha else ExpertEngine(tokenizer)
+    demos = collect(train_set[: cfg.sft.demo_tasks][rank::world], 1, expert, settings, tokenizer)
     samples = build_step_samples(demos, [1.0] * len(demos))
     log.info("%d expert demonstrations (%d model calls) from %d tasks", len(demos), len(samples), len(demos))
     if cfg.algorithm.merge_prefix_steps:  # the SFT loss is a token mean: merging leaves it unchanged
@@ -76,8 +106,7 @@ def run_sft(cfg: Config) -> None:
         ready = not cfg.sft.eval_below_loss or sum(recent) / len(recent) < cfg.sft.eval_below_loss
         if (step % cfg.sft.eval_every == 0 and ready) or step == cfg.sft.max_steps:
             engine.load_weights(full_state_dict(actor, cfg.trainer.lora_rank > 0).items())
-            success, _ = greedy_success(val[rank::world], engine, settings, tokenizer)
-            metrics["eval/success"] = success = all_reduce_sum([success])[0] / world
+            metrics["eval/success"] = success = validation_success(cfg, engine, tokenizer, settings, val, rank, world)
             log.info("sft step %d loss %.4f val success %.3f", step, metrics["sft/loss"], success)
         logger.log(step, metrics)
         bar.set_postfix(loss=f"{metrics['sft/loss']:.3f}", success=f"{success:.2f}")

@@ -23,24 +23,33 @@ from tqdm import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from agemem.collective import reduce_metrics
-from agemem.eval.validation import heldout_episodes, validate
+from agemem.eval.validation import heldout_episodes, validate, validate_mem_alpha
 from agemem.models import load_model, load_tokenizer
-from agemem.records import Episode
+from agemem.records import Episode, Trajectory
 from agemem.rewards import Judge, build_judge, score_batch
+from agemem.rewards.mem_alpha_reader import Reader, build_reader, score_mem_alpha
 from agemem.rl import (
     build_step_samples,
     count_trainable_steps,
     merge_prefix_chains,
+    per_step_advantages,
     shuffle_rewards,
     stepwise_advantages,
 )
+from agemem.rl.samples import kept_steps
 from agemem.rollout.collector import CollectSettings, collect
 from agemem.rollout.engine import Engine
 from agemem.rollout.factory import build_engine
 from agemem.rollout.stats import rollout_metrics
 from agemem.seeding import derive_seed
 from agemem.tasks.config import Config
-from agemem.tasks.runtime import prepare_models, resume_critical_config, run_output_dir, seed_everything
+from agemem.tasks.runtime import (
+    collect_settings,
+    prepare_models,
+    resume_critical_config,
+    run_output_dir,
+    seed_everything,
+)
 from agemem.train import checkpoint as ckpt
 from agemem.train.distributed import full_state_dict, init_distributed, shutdown_distributed
 from agemem.train.logger import MetricsLogger, truncate_after
@@ -82,6 +91,7 @@ class Run:
     engine: Engine
     judge: Judge
     settings: CollectSettings
+    reader: Reader | None  # Mem-α's frozen reader (reward.preset=mem_alpha), else None
 
 
 def run_train(cfg: Config) -> None:
@@ -150,19 +160,15 @@ def train_step(run: Run, step: int) -> tuple[dict[str, float], dict[str, float]]
     trajectories = collect(tasks, cfg.rollout.group_size, run.engine, run.settings, run.tokenizer,
                            episode_seeds=[derive_seed(cfg.seed, p) for p in positions][run.rank :: run.world])
     timing["timing_s/gen"] = time.perf_counter() - t0
-    # 2. Score (timed inside: judge calls, batched).
-    scored = score_batch(trajectories, run.episodes_by_id, cfg.reward, run.judge)
-    timing["timing_s/reward"] = scored.metrics.pop("timing_s/reward")
-    # 3. Advantages (Eq. 6: group-normalised terminal reward), broadcast to every step; one sample per model call.
+    # 2. Score (timed inside: judge and reader calls, batched).
+    if run.reader is not None:
+        reward_metrics = score_mem_alpha(trajectories, run.episodes_by_id, cfg.reward, run.reader, run.judge).metrics
+    else:
+        reward_metrics = score_batch(trajectories, run.episodes_by_id, cfg.reward, run.judge).metrics
+    timing["timing_s/reward"] = reward_metrics.pop("timing_s/reward")
+    # 3. Advantages, then one sample per model call.
     t0 = time.perf_counter()
-    rewards = torch.tensor([t.reward for t in trajectories], dtype=torch.float32)
-    if cfg.algorithm.shuffle_rewards:  # the control: rewards detached from the behaviour that earned them
-        rewards = shuffle_rewards(rewards, derive_seed(cfg.seed, step))
-    advantages = stepwise_advantages(
-        rewards, [t.group_id for t in trajectories], eps=cfg.algorithm.eps, norm_by_std=cfg.algorithm.norm_by_std,
-        steps_per_trajectory=count_trainable_steps(trajectories, cfg.algorithm.step_filter),
-        normalize_over=cfg.algorithm.normalize_over, divide_by_length=cfg.algorithm.divide_by_length,
-    )
+    advantages = (mem_alpha_advantages if run.reader is not None else terminal_advantages)(run, trajectories, step)
     samples = build_step_samples(trajectories, advantages, cfg.algorithm.step_filter)
     if cfg.algorithm.merge_prefix_steps:
         samples = merge_prefix_chains(samples)
@@ -181,10 +187,38 @@ def train_step(run: Run, step: int) -> tuple[dict[str, float], dict[str, float]]
     t0 = time.perf_counter()
     run.engine.load_weights(full_state_dict(run.actor, cfg.trainer.lora_rank > 0).items())
     timing["timing_s/weight_sync"] = time.perf_counter() - t0
-    local = {**actor_metrics, **scored.metrics, **rollout_metrics(trajectories),
-             "actor/advantages/mean": float(advantages.mean()),
+    local = {**actor_metrics, **reward_metrics, **rollout_metrics(trajectories),
+             "actor/advantages/mean": float(torch.as_tensor(
+                 advantages if isinstance(advantages, torch.Tensor) else [a for per in advantages for a in per]
+             ).float().mean()),
              "perf/throughput": float(sum(len(s.response_ids) for s in samples))}  # ÷ step time by the caller
     return local, timing
+
+
+def terminal_advantages(run: Run, trajectories: list[Trajectory], step: int) -> torch.Tensor:
+    """AgeMem (Eq. 6): the group-normalised terminal reward of each trajectory, shared by its steps. Shape: (N,)."""
+    alg = run.cfg.algorithm
+    rewards = torch.tensor([t.reward for t in trajectories], dtype=torch.float32)
+    if alg.shuffle_rewards:  # the control: rewards detached from the behaviour that earned them
+        rewards = shuffle_rewards(rewards, derive_seed(run.cfg.seed, step))
+    return stepwise_advantages(
+        rewards, [t.group_id for t in trajectories], eps=alg.eps, norm_by_std=alg.norm_by_std,
+        steps_per_trajectory=count_trainable_steps(trajectories, alg.step_filter),
+        normalize_over=alg.normalize_over, divide_by_length=alg.divide_by_length,
+    )
+
+
+def mem_alpha_advantages(run: Run, trajectories: list[Trajectory], step: int) -> list[list[float]]:
+    """Mem-α (SPEC.md §6): each kept step's own reward r_t, normalised over all chunk-step samples of its group's K
+    rollouts. N lists of one advantage per kept step."""
+    alg = run.cfg.algorithm
+    rewards = [[t.step_rewards[i] for i, _ in kept_steps(t, alg.step_filter)] for t in trajectories]
+    if alg.shuffle_rewards:  # the control: every step's reward moved to a random step of the batch
+        flat = shuffle_rewards(torch.tensor([r for rs in rewards for r in rs]), derive_seed(run.cfg.seed, step))
+        sizes = [len(rs) for rs in rewards]
+        rewards = [chunk.tolist() for chunk in torch.split(flat, sizes)] if flat.numel() else [[] for _ in sizes]
+    return per_step_advantages(rewards, [t.group_id for t in trajectories], eps=alg.eps,
+                               norm_by_std=alg.norm_by_std)
 
 
 def start_run(cfg: Config) -> Run:
@@ -205,13 +239,19 @@ def start_run(cfg: Config) -> Run:
     actor = build_actor(load_model(cfg.model), cfg.trainer, cfg.deepspeed)
     reference = load_model(cfg.model).to(actor.device).eval() if cfg.algorithm.kl_coef > 0 else None
     engine = build_engine(cfg.rollout, load_model(cfg.model).to(actor.device), tokenizer)
+    reader = build_reader(cfg.reward, cfg.model) if cfg.reward.preset == "mem_alpha" else None
     return Run(cfg, rank, world, out, tokenizer, train_set, val_set, heldout_set,
                {e.id: e for e in train_set + val_set}, actor, reference, engine, build_judge(cfg.judge),
-               CollectSettings(cfg.curriculum, cfg.memory, cfg.rollout))
+               collect_settings(cfg), reader)
 
 
 def validate_run(run: Run) -> dict[str, float]:
-    """Greedy validation of the current policy (eval/score, eval/task) and its held-out success."""
+    """Greedy validation of the current policy (eval/score, eval/task) and its held-out success; for Mem-α its
+    reader accuracy, compression and memory size."""
+    if run.reader is not None:
+        return validate_mem_alpha(run.engine, run.tokenizer, run.settings, run.val_set[: run.cfg.trainer.eval_tasks],
+                                  run.episodes_by_id, run.cfg.reward, run.reader, run.judge, run.cfg.seed, run.rank,
+                                  run.world)
     return validate(run.engine, run.tokenizer, run.settings, run.val_set[: run.cfg.trainer.eval_tasks],
                     run.heldout_set, run.episodes_by_id, run.cfg.reward, run.judge, run.cfg.seed, run.rank,
                     run.world)

@@ -2,7 +2,13 @@
 
 The policy writes `<think>…</think>` and then exactly one of `<tool_call>[{"name": …, "arguments": {…}}, …]
 </tool_call>` (the `agemem` format: one JSON array, several calls allowed) or `<answer>…</answer>`. The `hermes`
-format is Qwen's native one: one JSON object per `<tool_call>{…}</tool_call>` block, any number of blocks.
+format is Qwen's native one: one JSON object per `<tool_call>{…}</tool_call>` block, any number of blocks. The
+`qwen_agent` format is Qwen-Agent's, which Mem-α's official code uses (SPEC.md §6): after the think, one or more
+`✿FUNCTION✿: name` lines each followed by `✿ARGS✿: {json}`; a `✿RESULT✿` or `✿RETURN✿` marker ends the arguments
+and what follows it up to the next `✿FUNCTION✿` (a result the model imagined) is ignored with a warning. Markers
+inside a closed `<think>` are reasoning, not calls; an unclosed `<think>` ends at the first `✿FUNCTION✿`; a cut-off
+last call is dropped when complete ones precede it. Qwen's native hermes blocks are read too, but not mixed with
+`✿FUNCTION✿` calls in one output.
 
 Tolerated, each recorded in `Action.warnings`: a missing closing tag, a truncated JSON array (the complete calls
 before the cut are kept), duplicated identical calls (one is kept), a single object instead of an array (or an
@@ -28,13 +34,15 @@ from typing import Any
 from agemem.records import Action, ToolCall
 
 log = logging.getLogger(__name__)
-VALID_FORMATS: tuple[str, ...] = ("agemem", "hermes")
+VALID_FORMATS: tuple[str, ...] = ("agemem", "hermes", "qwen_agent")
 END_TOKENS: tuple[str, ...] = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>")
 _EXPECTED = {
     "agemem": 'Expected <think>…</think> then <tool_call>[{"name": …, "arguments": {…}}]</tool_call> '
     "or <answer>…</answer>.",
     "hermes": 'Expected <think>…</think> then <tool_call>{"name": …, "arguments": {…}}</tool_call> '
     "(one block per call) or <answer>…</answer>.",
+    "qwen_agent": "Expected <think>…</think> then, for each call, a line ✿FUNCTION✿: name and a line "
+    '✿ARGS✿: {"argument": …}, or <answer>…</answer>.',
 }
 
 _OPEN_RE = re.compile(r"<\s*(think|tool_call|answer)\s*>", re.IGNORECASE)
@@ -50,6 +58,7 @@ _SEPARATORS_RE = re.compile(r"[\s,]*")
 _PY_LITERALS = {"True": "true", "False": "false", "None": "null"}
 _DECODER = json.JSONDecoder(strict=False)  # strict=False: raw newlines inside strings are accepted
 _SNIPPET = 40
+_MARKER_RE = re.compile(r"✿\s*(FUNCTION|ARGS|RESULT|RETURN)\s*✿[ \t]*:?", re.IGNORECASE)  # Qwen-Agent's markers
 
 
 @dataclass
@@ -64,8 +73,9 @@ class _Segment:
 def parse_action(text: str, tool_format: str = "agemem") -> Action:
     """Parse one model output into tool calls, an answer or a format error; never raises on `text`.
 
-    `tool_format` is `"agemem"` (a JSON array in one `<tool_call>` block) or `"hermes"` (one JSON object per
-    block). An unknown `tool_format` is a configuration error and raises `ValueError`.
+    `tool_format` is `"agemem"` (a JSON array in one `<tool_call>` block), `"hermes"` (one JSON object per
+    block) or `"qwen_agent"` (`✿FUNCTION✿`/`✿ARGS✿` lines). An unknown `tool_format` is a configuration error and
+    raises `ValueError`.
     """
     if tool_format not in VALID_FORMATS:
         raise ValueError(f"unknown tool_format {tool_format!r}; valid formats: {', '.join(VALID_FORMATS)}")
@@ -92,11 +102,20 @@ def _parse(text: str, tool_format: str) -> Action:
     if not text.strip():
         return _error("empty output", tool_format, None, [])
     segments = _split_segments(text)
-    warnings = _segment_warnings(segments)
+    if tool_format == "qwen_agent":
+        segments = _end_unclosed_think_at_function(segments)
+    functions = [s.body for s in segments if s.kind == "text" and _has_function(s.body, tool_format)]
+    warnings = _segment_warnings(segments, outside=not functions)
     thinks = [s.body.strip() for s in segments if s.kind == "think"]
     think = "\n".join(thinks) if thinks else None
     answers = [s for s in segments if s.kind == "answer"]
     blocks = [s for s in segments if s.kind == "tool_call"]
+    if functions and blocks:
+        return _error("both ✿FUNCTION✿ and <tool_call> found; use one of them", tool_format, think, warnings)
+    if answers and functions:
+        return _error("both ✿FUNCTION✿ and <answer> found; write exactly one of them", tool_format, think, warnings)
+    if functions:
+        return _qwen_agent_action(functions, think, warnings)
     if answers and blocks:
         return _error(
             "both <tool_call> and <answer> found; write exactly one of them", tool_format, think, warnings
@@ -105,9 +124,10 @@ def _parse(text: str, tool_format: str) -> Action:
         return _answer_action(answers, tool_format, think, warnings)
     if blocks:
         return _tool_call_action(blocks, tool_format, think, warnings)
+    call_tag = "✿FUNCTION✿" if tool_format == "qwen_agent" else "<tool_call>"
     if thinks:
-        return _error("only <think> found, no <tool_call> or <answer>", tool_format, think, warnings)
-    return _error("no <tool_call> or <answer> found", tool_format, think, warnings)
+        return _error(f"only <think> found, no {call_tag} or <answer>", tool_format, think, warnings)
+    return _error(f"no {call_tag} or <answer> found", tool_format, think, warnings)
 
 
 def _strip_end_tokens(text: str) -> str:
@@ -215,12 +235,12 @@ def _find_tool_call_end(closers: _Closers, start: int) -> tuple[int, int, bool]:
     return len(text), len(text), False
 
 
-def _segment_warnings(segments: list[_Segment]) -> list[str]:
-    """Warnings for missing closing tags and for non-blank text outside the tags."""
+def _segment_warnings(segments: list[_Segment], outside: bool = True) -> list[str]:
+    """Warnings for missing closing tags and (when `outside`) for non-blank text outside the tags."""
     warnings = [f"missing </{s.kind}> closing tag" for s in segments if not s.closed]
-    outside = " ".join(s.body.strip() for s in segments if s.kind == "text" and s.body.strip())
-    if outside:
-        warnings.append(f"ignored text outside the tags: {outside[:_SNIPPET]!r}")
+    text = " ".join(s.body.strip() for s in segments if s.kind == "text" and s.body.strip())
+    if outside and text:
+        warnings.append(f"ignored text outside the tags: {text[:_SNIPPET]!r}")
     return warnings
 
 
@@ -248,7 +268,8 @@ def _tool_call_action(
         warnings.append(f"merged {len(blocks)} <tool_call> blocks (expected one JSON array)")
     calls: list[ToolCall] = []
     for block in blocks:
-        items, error = _decode_payload(block.body, tool_format, warnings)
+        # qwen_agent also reads Qwen's native blocks, shaped as in hermes (one object per block).
+        items, error = _decode_payload(block.body, "hermes" if tool_format == "qwen_agent" else tool_format, warnings)
         if error:
             return _error(error, tool_format, think, warnings)
         for item in items:
@@ -487,3 +508,105 @@ def _decode_string_arguments(raw: str) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) and not fixed[end:].strip() else None
+
+
+def _has_function(text: str, tool_format: str) -> bool:
+    """Whether `text` holds a Qwen-Agent `✿FUNCTION✿` marker (only ever true in the qwen_agent format)."""
+    if tool_format != "qwen_agent":
+        return False
+    return any(m.group(1).upper() == "FUNCTION" for m in _MARKER_RE.finditer(text))
+
+
+def _end_unclosed_think_at_function(segments: list[_Segment]) -> list[_Segment]:
+    """Split an unclosed think at its first `✿FUNCTION✿`: the calls after it were not meant as reasoning."""
+    out: list[_Segment] = []
+    for segment in segments:
+        marker = next((m for m in _MARKER_RE.finditer(segment.body) if m.group(1).upper() == "FUNCTION"), None)
+        if segment.kind != "think" or segment.closed or marker is None:
+            out.append(segment)
+            continue
+        cut = marker.start()
+        out += [_Segment("think", segment.body[:cut], False), _Segment("text", segment.body[cut:])]
+    return out
+
+
+def _qwen_agent_action(texts: list[str], think: str | None, warnings: list[str]) -> Action:
+    """A tool-calls action from the `✿FUNCTION✿`/`✿ARGS✿` pairs of the text outside the tags, in order."""
+    calls: list[ToolCall] = []
+    for text in texts:
+        error = _qwen_agent_calls(text, calls, warnings)
+        if error:
+            return _error(error, "qwen_agent", think, warnings)
+    calls = _dedupe(calls, warnings)
+    if not calls:
+        return _error("no complete ✿FUNCTION✿ call", "qwen_agent", think, warnings)
+    return Action(kind="tool_calls", tool_calls=calls, think=think, warnings=warnings)
+
+
+def _qwen_agent_calls(text: str, calls: list[ToolCall], warnings: list[str]) -> str | None:
+    """Append the calls of one text to `calls`; returns an error reason, or None.
+
+    A call cut off by the end of the text (no `✿ARGS✿` yet, or its JSON unfinished) is dropped with a warning when
+    a complete call precedes it, and is an error otherwise.
+    """
+    markers = list(_MARKER_RE.finditer(text))
+    ends = [m.start() for m in markers[1:]] + [len(text)]
+    bodies = [text[m.end() : end] for m, end in zip(markers, ends)]
+    kinds = [m.group(1).upper() for m in markers]
+    if text[: markers[0].start()].strip():
+        warnings.append(f"ignored text before ✿FUNCTION✿: {text[: markers[0].start()].strip()[:_SNIPPET]!r}")
+    i = 0
+    while i < len(markers):
+        if kinds[i] in ("RESULT", "RETURN"):
+            if bodies[i].strip():
+                warnings.append(f"ignored text after ✿{kinds[i]}✿: {bodies[i].strip()[:_SNIPPET]!r}")
+            i += 1
+            continue
+        if kinds[i] == "ARGS":
+            return "✿ARGS✿ without a ✿FUNCTION✿ line before it"
+        index = len(calls) + 1
+        name, _, extra = bodies[i].strip().partition("\n")
+        if not name.strip():
+            return f"tool call #{index} has no function name after ✿FUNCTION✿"
+        if extra.strip():
+            warnings.append(f"ignored text between ✿FUNCTION✿ and ✿ARGS✿: {extra.strip()[:_SNIPPET]!r}")
+        cut = i + 1 == len(markers)
+        if not cut and kinds[i + 1] != "ARGS":
+            return f"✿FUNCTION✿ {name.strip()} (tool call #{index}) is not followed by ✿ARGS✿"
+        arguments, error, truncated = (None, "no ✿ARGS✿", True) if cut else _decode_args(bodies[i + 1], index, warnings)
+        if truncated and i + 2 >= len(markers):
+            if not calls:
+                return f"truncated output: tool call #{index} ({name.strip()}) is incomplete and no call is complete"
+            warnings.append(f"truncated output: kept {len(calls)} complete call(s), dropped the incomplete rest")
+            return None
+        if error or arguments is None:
+            return error or f"the ✿ARGS✿ of tool call #{index} are invalid"
+        calls.append(ToolCall(name=name.strip(), arguments=arguments))
+        i += 2
+    return None
+
+
+def _decode_args(body: str, index: int, warnings: list[str]) -> tuple[dict | None, str | None, bool]:
+    """Decode the JSON object after `✿ARGS✿`; returns (arguments, error reason, whether it looks cut off)."""
+    text = _strip_fence(body.strip(), warnings)
+    if not text:
+        return None, f"empty ✿ARGS✿ in tool call #{index}", True
+    start = _JSON_START_RE.search(text)
+    if start is None:
+        return None, f"no JSON object after ✿ARGS✿ in tool call #{index}: {text[:_SNIPPET]!r}", False
+    if start.start() > 0:
+        warnings.append(f"ignored text before the JSON after ✿ARGS✿: {text[: start.start()][:_SNIPPET]!r}")
+    fixed = _normalize_json(text[start.start() :])
+    if fixed != text[start.start() :]:
+        warnings.append("repaired non-standard JSON (single quotes, trailing commas or Python literals)")
+    try:
+        value, end = _DECODER.raw_decode(fixed)
+    except (ValueError, RecursionError):
+        truncated = _looks_truncated(fixed)
+        what = "truncated" if truncated else "unparsable"
+        return None, f"{what} JSON after ✿ARGS✿ in tool call #{index} near {fixed[:_SNIPPET]!r}", truncated
+    if fixed[end:].strip():
+        warnings.append(f"ignored text after the JSON after ✿ARGS✿: {fixed[end:].strip()[:_SNIPPET]!r}")
+    if not isinstance(value, dict):
+        return None, f"the ✿ARGS✿ of tool call #{index} are not a JSON object", False
+    return value, None, False

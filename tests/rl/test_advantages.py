@@ -202,3 +202,15 @@ def test_advantages_stay_on_the_rewards_device():
                               divide_by_length=True)
     assert adv.device.type == "cuda" and grouped_normalize(rewards, [0, 0, 1]).device.type == "cuda"
     assert broadcast_to_steps(adv, steps).device.type == "cuda"
+
+
+def test_per_step_advantages_normalise_every_chunk_step_of_a_group_together():
+    """Mem-α (SPEC.md §6): group g1 holds the 2 + 1 steps of its two rollouts, values 1, 3, 2 → mean 2, std 1."""
+    from agemem.rl import per_step_advantages
+
+    out = per_step_advantages([[1.0, 3.0], [2.0], [5.0, 5.0]], ["g1", "g1", "g2"])
+    assert out[0] == pytest.approx([-1.0, 1.0], abs=1e-5) and out[1] == pytest.approx([0.0])
+    assert out[2] == [0.0, 0.0]  # all equal → exactly 0
+    assert per_step_advantages([[1.0], []], ["g", "g"]) == [[1.0], []]  # a singleton group keeps its value
+    with pytest.raises(ValueError, match="reward lists"):
+        per_step_advantages([[1.0]], ["a", "b"])

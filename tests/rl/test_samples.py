@@ -73,6 +73,16 @@ def test_build_step_samples_broadcasts_the_advantage_to_every_step():
     assert [s.advantage for s in build_step_samples(trajectories, [0.25, -2.0])] == [0.25] * 4 + [-2.0] * 2
 
 
+def test_build_step_samples_takes_one_advantage_per_kept_step():
+    """Mem-α's per-step GRPO: a list per trajectory, one value for each kept step (the empty step is not kept)."""
+    trajectories = _trajectories()
+    samples = build_step_samples(trajectories, [[0.1, 0.2, 0.3, 0.4], [-1.0, -2.0]])
+    assert [s.advantage for s in samples] == [0.1, 0.2, 0.3, 0.4, -1.0, -2.0]
+    assert [s.response_ids for s in samples][-2:] == [[6], [13]]
+    with pytest.raises(ValueError, match="3 step advantages for 2 kept steps"):
+        build_step_samples(trajectories, [[0.1, 0.2, 0.3, 0.4], [1.0, 2.0, 3.0]])
+
+
 def test_build_step_samples_rejects_mismatches():
     trajectories = _trajectories()
     with pytest.raises(ValueError, match="2 trajectories"):
