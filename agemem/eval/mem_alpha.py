@@ -31,9 +31,9 @@ RAG_TOP_K = 2  # Mem-α's Table 1 RAG baseline: BM25 top-2 over the raw chunks
 HEADLINE = ("accuracy", "memory_tokens", "compression")
 
 
-def long_context(chunks: Sequence[str], budget_tokens: int) -> str:
-    """The raw input cut to its last `budget_tokens` tokens (whole chunks, the newest kept; the oldest kept chunk
-    cut at its start when it does not fit whole)."""
+def long_context(chunks: Sequence[str], budget_tokens: int) -> list[str]:
+    """The raw input cut to its last `budget_tokens` tokens: the newest chunks whole, the oldest one kept cut at
+    its start when it does not fit whole."""
     kept, used = [], 0
     for chunk in reversed(chunks):
         size = estimate_tokens(chunk)
@@ -44,13 +44,13 @@ def long_context(chunks: Sequence[str], budget_tokens: int) -> str:
             break
         kept.append(chunk)
         used += size
-    return "\n".join(reversed(kept))
+    return kept[::-1]
 
 
 def baseline_context(agent: str, episode: Episode, question: str, budget_tokens: int) -> str:
     """What a memory-less baseline's reader sees for one question."""
     if agent == "long_context":
-        return f"Input:\n{long_context(episode.contexts, budget_tokens)}"
+        return "Input:\n" + "\n".join(long_context(episode.contexts, budget_tokens))
     if agent == "rag":
         return "Retrieved chunks:\n" + "\n\n".join(top_k_texts(episode.contexts, question, RAG_TOP_K))
     raise ValueError(f"agent.name={agent!r}: Mem-α benchmarks take one of {list(MEM_ALPHA_AGENTS)}")
@@ -77,8 +77,8 @@ def mem_alpha_rows(agent: str, episodes: Sequence[Episode], trajectories: Sequen
         if agent == "agemem":
             size = memory_tokens(trajectories[i].memory_final)
         else:
-            size = estimate_tokens(long_context(episode.contexts, budget_tokens)) if agent == "long_context" \
-                else source
+            kept = long_context(episode.contexts, budget_tokens) if agent == "long_context" else episode.contexts
+            size = sum(estimate_tokens(c) for c in kept)
         row = {"id": episode.id, "category": episode.category, "gold": episode.answers[0],
                "accuracy": sum(s for _, s in mine) / len(mine), "memory_tokens": float(size),
                "input_tokens": float(source), "compression": size / source if source else 0.0,
