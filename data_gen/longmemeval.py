@@ -15,7 +15,7 @@ SOURCE = "longmemeval"
 ID_KEY = "question_id"
 
 
-def _session_messages(record: Record, session: object, name: str, date: str) -> tuple[list[str], list[str]]:
+def session_messages(record: Record, session: object, name: str, date: str) -> tuple[list[str], list[str]]:
     """(messages, the ones flagged has_answer) of one haystack session."""
     if not isinstance(session, list):
         raise record.error(name, f"expected a list of turns, got {type(session).__name__}")
@@ -44,7 +44,7 @@ def _haystack(record: Record) -> tuple[list[str], list[str]]:
     messages, evidence = [], []
     for i, session in enumerate(sessions):
         date = record.need(dates, i, str, f"haystack_dates[{i}]")
-        more, found = _session_messages(record, session, f"haystack_sessions[{i}]", date)
+        more, found = session_messages(record, session, f"haystack_sessions[{i}]", date)
         messages += more
         evidence += found
     if not messages:

@@ -42,17 +42,17 @@ from data_gen import hotpotqa, locomo, longmemeval
 from data_gen.chunks import chunk_stream, estimate_tokens, split_long
 from data_gen.config import DataConfig
 from data_gen.errors import DataError, Rejection
-from data_gen.longmemeval import _session_messages
+from data_gen.longmemeval import session_messages
 from data_gen.row_conversion import ConversionResult, Outcome, convert_file, progress
 from data_gen.rows import Record
 from data_gen.synthetic import (
     ATTRIBUTES,
     DELETED_ANSWERS,
     DIFFICULTY,
+    EntityPool,
     SyntheticSpec,
-    _change,
-    _Entities,
-    _value,
+    draw_change,
+    draw_value,
     fact,
     is_heldout_id,
 )
@@ -314,7 +314,7 @@ def _longmemeval_instance(record: Record, limits: Limits) -> list[Outcome]:
     """One question with its haystack → one instance: the evidence sessions plus the others that fit."""
     [episode] = longmemeval.convert(record)  # validates the row
     data = record.data
-    sessions = [_session_messages(record, session, f"haystack_sessions[{i}]", data["haystack_dates"][i])
+    sessions = [session_messages(record, session, f"haystack_sessions[{i}]", data["haystack_dates"][i])
                 for i, session in enumerate(data["haystack_sessions"])]
     listed = _answer_session_ids(record, len(sessions))
     needed = {i for i, (messages, flagged) in enumerate(sessions) if messages and (flagged or listed[i])}
@@ -362,11 +362,11 @@ class _SyntheticStream:
 
     def __init__(self, rng: random.Random, spec: SyntheticSpec, gap: int):
         self.rng, self.level, self.gap = rng, DIFFICULTY[spec.difficulty], gap
-        self.names = _Entities(rng, spec)
+        self.names = EntityPool(rng, spec)
         low, high = spec.id_range
         ids = sum(1 for n in range(low, high) if not spec.heldout_id_fraction
                   or is_heldout_id(n, spec.heldout_id_fraction) == spec.heldout)
-        self.capacity = ids // 2  # leave room: _Entities draws ids at random until it finds an unused one
+        self.capacity = ids // 2  # leave room: EntityPool draws ids at random until it finds an unused one
         self.attributes: dict[str, list[str]] = {}  # planted entity → its attributes so far
         self.events: list[_Event] = []
         self.pending: list[tuple[int, int, _Event]] = []  # (position, tie-break, event), a heap
@@ -395,25 +395,25 @@ class _SyntheticStream:
             return False
         attribute = rng.choice([a for a in sorted(ATTRIBUTES) if a not in self.attributes[entity]])
         self.attributes[entity].append(attribute)
-        value = _value(rng, attribute)
+        value = draw_value(rng, attribute)
         if rng.random() < level.multihop and len(self.names.used) + 2 < self.capacity:
             subject = self.names.fresh()
             self.events.append(_Event("link", subject, "friend", entity, f"Entity {subject}'s friend is {entity}."))
         self.events.append(_Event("fact", entity, attribute, value, fact(entity, attribute, value)))
-        change, new = _change(rng, level), ""
+        change, new = draw_change(rng, level), ""
         if change == "update":
-            new = _value(rng, attribute, {value})
+            new = draw_value(rng, attribute, {value})
             text = f"Update: {entity}'s {attribute} is now {new}."
             self._schedule(rng.randint(gap, 4 * gap), _Event("update", entity, attribute, new, text))
         elif change == "delete":
             text = f"Update: {entity} no longer has a {attribute}."
             self._schedule(rng.randint(gap, 4 * gap), _Event("delete", entity, attribute, "", text))
         if rng.random() < level.contradiction:
-            false = _value(rng, attribute, {value, new})
+            false = draw_value(rng, attribute, {value, new})
             text = f"A rumour claims {entity}'s {attribute} is {false}."
             self._schedule(rng.randint(1, 4 * gap), _Event("rumour", entity, attribute, false, text))
         if rng.random() < LOOKALIKE_RATE and len(self.names.used) + 2 < self.capacity:
-            other, other_value = self.names.lookalike(entity), _value(rng, attribute)
+            other, other_value = self.names.lookalike(entity), draw_value(rng, attribute)
             self._schedule(rng.randint(1, gap), _Event("lookalike", other, attribute, other_value,
                                                        fact(other, attribute, other_value)))
         return True

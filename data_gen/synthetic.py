@@ -78,7 +78,7 @@ def is_heldout_id(number: int, fraction: float) -> bool:
     return (number * 2654435761) % 2**32 < fraction * 2**32
 
 
-class _Entities:
+class EntityPool:
     """Distinct entity names for one episode: fresh ones and look-alikes of a given one."""
 
     def __init__(self, rng: random.Random, spec: SyntheticSpec):
@@ -115,7 +115,7 @@ class _Entities:
         return self.fresh()  # a crowded neighbourhood: any unused id will do
 
 
-def _value(rng: random.Random, attribute: str, exclude: set[str] = frozenset()) -> str:
+def draw_value(rng: random.Random, attribute: str, exclude: set[str] = frozenset()) -> str:
     digits = ATTRIBUTES[attribute]
     while (value := str(rng.randrange(10 ** (digits - 1), 10**digits))) in exclude:
         pass
@@ -126,7 +126,7 @@ def fact(entity: str, attribute: str, value: str) -> str:
     return f"Entity {entity}'s {attribute} is {value}."
 
 
-def _other_facts(rng: random.Random, names: _Entities, subject: str, target: str, attribute: str,
+def _other_facts(rng: random.Random, names: EntityPool, subject: str, target: str, attribute: str,
                  count: int) -> list[str]:
     """Hard negatives for stage 1: the target's other attributes, look-alike entities' same attribute, and
     (multi-hop) the subject's own value of the asked attribute."""
@@ -136,21 +136,21 @@ def _other_facts(rng: random.Random, names: _Entities, subject: str, target: str
     rng.shuffle(candidates)
     while len(candidates) < count:
         candidates.append((names.lookalike(target), attribute))
-    return [fact(entity, attr, _value(rng, attr)) for entity, attr in candidates[:count]]
+    return [fact(entity, attr, draw_value(rng, attr)) for entity, attr in candidates[:count]]
 
 
-def _change(rng: random.Random, level: Difficulty) -> str:
+def draw_change(rng: random.Random, level: Difficulty) -> str:
     draw = rng.random()
     return "update" if draw < level.update else "delete" if draw < level.update + level.delete else "none"
 
 
-def _distractors(rng: random.Random, names: _Entities, target: str, attribute: str, answer: str,
+def _distractors(rng: random.Random, names: EntityPool, target: str, attribute: str, answer: str,
                  count: int, contradiction: bool) -> list[str]:
     """Stage-2 messages from the same templates about look-alike entities; optionally one rumour
     contradicting the answer about the target itself."""
-    messages = [fact(names.lookalike(target), attribute, _value(rng, attribute, {answer})) for _ in range(count)]
+    messages = [fact(names.lookalike(target), attribute, draw_value(rng, attribute, {answer})) for _ in range(count)]
     if contradiction and count:
-        rumour = f"A rumour claims {target}'s {attribute} is {_value(rng, attribute, {answer})}."
+        rumour = f"A rumour claims {target}'s {attribute} is {draw_value(rng, attribute, {answer})}."
         messages[rng.randrange(count)] = rumour
     return messages
 
@@ -164,20 +164,20 @@ def synthetic_episode(index: int, seed: int, spec: SyntheticSpec) -> Episode:
     """Episode number `index` of the stream defined by (`seed`, `spec`); a pure function of its arguments."""
     level, episode_id = DIFFICULTY[spec.difficulty], _episode_id(index, seed, spec)
     rng = random.Random(episode_id)  # str seeds hash with SHA-512: stable across processes and platforms
-    names = _Entities(rng, spec)
+    names = EntityPool(rng, spec)
     attribute = rng.choice(sorted(ATTRIBUTES))
-    multihop, change = rng.random() < level.multihop, _change(rng, level)
+    multihop, change = rng.random() < level.multihop, draw_change(rng, level)
     contradiction = rng.random() < level.contradiction
     subject = names.fresh()
     target = names.fresh() if multihop else subject
-    value = _value(rng, attribute)
+    value = draw_value(rng, attribute)
     support = ([f"Entity {subject}'s friend is {target}."] if multihop else []) + [fact(target, attribute, value)]
     facts = max(spec.num_facts or level.facts, len(support))
     contexts = support + _other_facts(rng, names, subject, target, attribute, facts - len(support))
     rng.shuffle(contexts)
     answers, history = [value], [value]
     if change != "none":
-        new = _value(rng, attribute, {value})
+        new = draw_value(rng, attribute, {value})
         message = (f"Update: {target}'s {attribute} is now {new}." if change == "update"
                    else f"Update: {target} no longer has a {attribute}.")
         after = contexts.index(fact(target, attribute, value)) + 1
