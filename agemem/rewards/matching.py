@@ -10,6 +10,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 Gold = str | Sequence[str]
 
@@ -32,8 +33,10 @@ STOPWORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=1024)
 def normalize_answer(text: str) -> str:
-    """SQuAD/HotpotQA normalisation: lower-case, drop punctuation, drop articles a/an/the, collapse spaces."""
+    """SQuAD/HotpotQA normalisation: lower-case, drop punctuation, drop articles a/an/the, collapse spaces.
+    Cached: Mem-α's readers score many questions against the same long context."""
     text = text.lower()
     text = "".join(ch for ch in text if ch not in _PUNCTUATION)
     text = _ARTICLES.sub(" ", text)
