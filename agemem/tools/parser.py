@@ -29,9 +29,19 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from agemem.records import Action, ToolCall
+from agemem.tools.tolerant_json import (
+    DECODER,
+    INSIDE_RE,
+    JSON_START_RE,
+    SNIPPET,
+    decode_payload,
+    looks_truncated,
+    normalize_json,
+    strip_fence,
+    to_tool_call,
+)
 
 log = logging.getLogger(__name__)
 VALID_FORMATS: tuple[str, ...] = ("agemem", "hermes", "qwen_agent")
@@ -50,14 +60,6 @@ _CLOSE_RE = {
     kind: re.compile(rf"<\s*/\s*{kind}\s*>", re.IGNORECASE) for kind in ("think", "tool_call", "answer")
 }
 _OUTSIDE_RE = re.compile(r"[\"'<]")  # what matters outside a JSON string while looking for </tool_call>
-_INSIDE_RE = {'"': re.compile(r'[\\"]'), "'": re.compile(r"[\\']")}
-_NORMALIZE_RE = re.compile(r"[\"']|,[\s,]*|\b(?:True|False|None)\b")  # a run of commas is one token
-_STRUCT_RE = re.compile(r'["\[\]{}]')
-_JSON_START_RE = re.compile(r"[\[{]")
-_SEPARATORS_RE = re.compile(r"[\s,]*")
-_PY_LITERALS = {"True": "true", "False": "false", "None": "null"}
-_DECODER = json.JSONDecoder(strict=False)  # strict=False: raw newlines inside strings are accepted
-_SNIPPET = 40
 _MARKER_RE = re.compile(r"✿\s*(FUNCTION|ARGS|RESULT|RETURN)\s*✿[ \t]*:?", re.IGNORECASE)  # Qwen-Agent's markers
 
 
@@ -224,7 +226,7 @@ def _find_tool_call_end(closers: _Closers, start: int) -> tuple[int, int, bool]:
                 return at, at, False
             pos = at + 1
         else:
-            match = _INSIDE_RE[quote].search(text, pos)
+            match = INSIDE_RE[quote].search(text, pos)
             if match is None:
                 break
             pos = match.end() + (1 if match.group() == "\\" else 0)
@@ -240,7 +242,7 @@ def _segment_warnings(segments: list[_Segment], outside: bool = True) -> list[st
     warnings = [f"missing </{s.kind}> closing tag" for s in segments if not s.closed]
     text = " ".join(s.body.strip() for s in segments if s.kind == "text" and s.body.strip())
     if outside and text:
-        warnings.append(f"ignored text outside the tags: {text[:_SNIPPET]!r}")
+        warnings.append(f"ignored text outside the tags: {text[:SNIPPET]!r}")
     return warnings
 
 
@@ -269,11 +271,11 @@ def _tool_call_action(
     calls: list[ToolCall] = []
     for block in blocks:
         # qwen_agent also reads Qwen's native blocks, shaped as in hermes (one object per block).
-        items, error = _decode_payload(block.body, "hermes" if tool_format == "qwen_agent" else tool_format, warnings)
+        items, error = decode_payload(block.body, "hermes" if tool_format == "qwen_agent" else tool_format, warnings)
         if error:
             return _error(error, tool_format, think, warnings)
         for item in items:
-            call, error = _to_tool_call(item, len(calls) + 1, warnings)
+            call, error = to_tool_call(item, len(calls) + 1, warnings)
             if error or call is None:
                 return _error(error or "invalid tool call", tool_format, think, warnings)
             calls.append(call)
@@ -295,219 +297,6 @@ def _dedupe(calls: list[ToolCall], warnings: list[str]) -> list[ToolCall]:
     if len(kept) < len(calls):
         warnings.append(f"dropped {len(calls) - len(kept)} duplicated tool call(s)")
     return kept
-
-
-def _decode_payload(body: str, tool_format: str, warnings: list[str]) -> tuple[list[Any], str | None]:
-    """Decode the JSON of one `<tool_call>` block into raw call items; returns (items, error reason)."""
-    text = _strip_fence(body.strip(), warnings)
-    if not text:
-        return [], "empty <tool_call> block"
-    start = _JSON_START_RE.search(text)
-    if start is None:
-        return [], f"no JSON array or object inside <tool_call>: {text[:_SNIPPET]!r}"
-    if start.start() > 0:
-        warnings.append(f"ignored text before the JSON in <tool_call>: {text[: start.start()][:_SNIPPET]!r}")
-    fixed = _normalize_json(text[start.start() :])
-    if fixed != text[start.start() :]:
-        warnings.append("repaired non-standard JSON (single quotes, trailing commas or Python literals)")
-    is_array = fixed.startswith("[")
-    values, pos = _decode_run(fixed, 1 if is_array else 0)
-    rest = fixed[pos:].lstrip()
-    if is_array and rest.startswith("]"):
-        trailing = rest[1:]
-    elif (is_array and not rest) or (rest and _looks_truncated(rest)):
-        if not values:
-            return [], "truncated JSON in <tool_call>, no complete call"
-        warnings.append(f"truncated JSON: kept {len(values)} complete call(s), dropped the incomplete rest")
-        trailing = ""
-    elif is_array or not values:
-        return [], f"unparsable JSON in <tool_call> near {rest[:_SNIPPET]!r}"
-    else:
-        trailing = rest
-    if trailing.strip():
-        warnings.append(f"ignored text after the JSON in <tool_call>: {trailing.strip()[:_SNIPPET]!r}")
-    _shape_warnings(is_array, len(values), tool_format, warnings)
-    return values, None
-
-
-def _shape_warnings(is_array: bool, count: int, tool_format: str, warnings: list[str]) -> None:
-    """Warn when a block's JSON shape differs from what the format expects."""
-    if tool_format == "agemem" and not is_array:
-        warnings.append(
-            "expected a JSON array of calls, got "
-            + ("a single object" if count == 1 else f"{count} objects without an array")
-        )
-    elif tool_format == "hermes" and is_array:
-        warnings.append("expected one JSON object per <tool_call> block, got an array")
-    elif tool_format == "hermes" and count > 1:
-        warnings.append(f"expected one JSON object per <tool_call> block, got {count}")
-
-
-def _strip_fence(text: str, warnings: list[str]) -> str:
-    """Remove a markdown code fence (```json … ```) around the JSON, with a warning."""
-    if not text.startswith("```"):
-        return text
-    warnings.append("removed a markdown code fence around the JSON")
-    newline = text.find("\n")
-    text = text[newline + 1 :] if newline >= 0 else text.lstrip("`")
-    text = text.rstrip()
-    return text[:-3].rstrip() if text.endswith("```") else text
-
-
-def _decode_run(text: str, pos: int) -> tuple[list[Any], int]:
-    """Decode consecutive JSON values from `pos` (separated by commas/whitespace) until `]` or a failure.
-
-    Returns the decoded values and the position where decoding stopped.
-    """
-    values: list[Any] = []
-    while True:
-        pos = _SEPARATORS_RE.match(text, pos).end()  # type: ignore[union-attr]  # `*` always matches
-        if pos >= len(text) or text[pos] == "]":
-            return values, pos
-        try:
-            value, end = _DECODER.raw_decode(text, pos)
-        except (ValueError, RecursionError):
-            return values, pos
-        values.append(value)
-        pos = end
-
-
-def _looks_truncated(text: str) -> bool:
-    """Whether `text` reads as a cut-off JSON prefix: an unterminated string or unclosed brackets."""
-    depth, pos = 0, 0
-    while True:
-        match = _STRUCT_RE.search(text, pos)
-        if match is None:
-            return depth > 0
-        token = match.group()
-        if token == '"':
-            end = _string_end(text, match.start(), '"')
-            if end < 0:
-                return True
-            pos = end
-            continue
-        depth += 1 if token in "[{" else -1
-        if depth < 0:
-            return False
-        pos = match.end()
-
-
-def _string_end(text: str, start: int, quote: str) -> int:
-    """Index just past the string opened at `start` by `quote`, or -1 if it is never terminated."""
-    pos = start + 1
-    while True:
-        match = _INSIDE_RE[quote].search(text, pos)
-        if match is None:
-            return -1
-        if match.group() == "\\":
-            pos = match.end() + 1
-        else:
-            return match.end()
-
-
-def _normalize_json(text: str) -> str:
-    """Rewrite lenient JSON to strict JSON: single-quoted strings, trailing commas, Python True/False/None.
-
-    Strict JSON comes back unchanged (its double-quoted strings are copied verbatim).
-    """
-    out: list[str] = []
-    pos = 0
-    while pos < len(text):
-        match = _NORMALIZE_RE.search(text, pos)
-        if match is None:
-            out.append(text[pos:])
-            break
-        out.append(text[pos : match.start()])
-        token = match.group()
-        if token == '"':
-            end = _string_end(text, match.start(), '"')
-            end = len(text) if end < 0 else end
-            out.append(text[match.start() : end])
-            pos = end
-        elif token == "'":
-            converted, pos = _single_to_double(text, match.start())
-            out.append(converted)
-        elif token.startswith(","):  # commas and the blanks after them; dropped when they close a container
-            pos = match.end()
-            out.append("" if pos < len(text) and text[pos] in "]}" else token)
-        else:
-            out.append(_PY_LITERALS[token])
-            pos = match.end()
-    return "".join(out)
-
-
-def _single_to_double(text: str, start: int) -> tuple[str, int]:
-    """Convert the single-quoted string at `start` to a double-quoted one; returns (string, position after)."""
-    parts = ['"']
-    pos = start + 1
-    while pos < len(text):
-        char = text[pos]
-        if char == "\\" and pos + 1 < len(text):
-            parts.append("'" if text[pos + 1] == "'" else text[pos : pos + 2])
-            pos += 2
-        elif char == "'":
-            parts.append('"')
-            return "".join(parts), pos + 1
-        else:
-            parts.append('\\"' if char == '"' else char)
-            pos += 1
-    return "".join(parts), len(text)
-
-
-def _to_tool_call(item: Any, index: int, warnings: list[str]) -> tuple[ToolCall | None, str | None]:
-    """Validate one raw call item; returns (call, None) or (None, error reason)."""
-    if isinstance(item, dict) and "name" not in item and isinstance(item.get("function"), dict):
-        item = item["function"]
-        warnings.append(f'unwrapped an OpenAI-style {{"function": …}} in tool call #{index}')
-    if not isinstance(item, dict):
-        return None, f"tool call #{index} is not a JSON object"
-    name = item.get("name")
-    if not isinstance(name, str) or not name.strip():
-        return None, f'tool call #{index} has no "name" string'
-    arguments, error = _coerce_arguments(item, index, warnings)
-    if error or arguments is None:
-        return None, error or f"tool call #{index} has invalid arguments"
-    return ToolCall(name=name.strip(), arguments=arguments), None
-
-
-def _coerce_arguments(
-    item: dict[str, Any], index: int, warnings: list[str]
-) -> tuple[dict | None, str | None]:
-    """The call's arguments as a dict (from `arguments`, `parameters`, a JSON string or top-level keys)."""
-    if "arguments" in item:
-        raw = item["arguments"]
-    elif "parameters" in item:
-        raw = item["parameters"]
-        warnings.append(f'tool call #{index} used "parameters" instead of "arguments"')
-    else:
-        extra = {k: v for k, v in item.items() if k not in ("name", "type", "id")}
-        if extra:
-            warnings.append(f"tool call #{index} put its arguments at the top level")
-        return extra, None
-    if raw is None:
-        return {}, None
-    if isinstance(raw, str):
-        decoded = _decode_string_arguments(raw)
-        if decoded is None:
-            return None, f"the arguments of tool call #{index} are a string, not a JSON object"
-        warnings.append(f"tool call #{index} gave its arguments as a JSON string")
-        raw = decoded
-    if not isinstance(raw, dict):
-        return None, f"the arguments of tool call #{index} are not a JSON object"
-    return raw, None
-
-
-def _decode_string_arguments(raw: str) -> dict[str, Any] | None:
-    """Decode arguments given as a JSON-encoded string; `None` unless it holds exactly one object."""
-    text = raw.strip()
-    if not text:
-        return {}
-    fixed = _normalize_json(text)
-    try:
-        value, end = _DECODER.raw_decode(fixed)
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) and not fixed[end:].strip() else None
 
 
 def _has_function(text: str, tool_format: str) -> bool:
@@ -554,12 +343,12 @@ def _qwen_agent_calls(text: str, calls: list[ToolCall], warnings: list[str]) -> 
     bodies = [text[m.end() : end] for m, end in zip(markers, ends)]
     kinds = [m.group(1).upper() for m in markers]
     if text[: markers[0].start()].strip():
-        warnings.append(f"ignored text before ✿FUNCTION✿: {text[: markers[0].start()].strip()[:_SNIPPET]!r}")
+        warnings.append(f"ignored text before ✿FUNCTION✿: {text[: markers[0].start()].strip()[:SNIPPET]!r}")
     i = 0
     while i < len(markers):
         if kinds[i] in ("RESULT", "RETURN"):
             if bodies[i].strip():
-                warnings.append(f"ignored text after ✿{kinds[i]}✿: {bodies[i].strip()[:_SNIPPET]!r}")
+                warnings.append(f"ignored text after ✿{kinds[i]}✿: {bodies[i].strip()[:SNIPPET]!r}")
             i += 1
             continue
         if kinds[i] == "ARGS":
@@ -569,7 +358,7 @@ def _qwen_agent_calls(text: str, calls: list[ToolCall], warnings: list[str]) -> 
         if not name.strip():
             return f"tool call #{index} has no function name after ✿FUNCTION✿"
         if extra.strip():
-            warnings.append(f"ignored text between ✿FUNCTION✿ and ✿ARGS✿: {extra.strip()[:_SNIPPET]!r}")
+            warnings.append(f"ignored text between ✿FUNCTION✿ and ✿ARGS✿: {extra.strip()[:SNIPPET]!r}")
         cut = i + 1 == len(markers)
         if not cut and kinds[i + 1] != "ARGS":
             return f"✿FUNCTION✿ {name.strip()} (tool call #{index}) is not followed by ✿ARGS✿"
@@ -588,25 +377,25 @@ def _qwen_agent_calls(text: str, calls: list[ToolCall], warnings: list[str]) -> 
 
 def _decode_args(body: str, index: int, warnings: list[str]) -> tuple[dict | None, str | None, bool]:
     """Decode the JSON object after `✿ARGS✿`; returns (arguments, error reason, whether it looks cut off)."""
-    text = _strip_fence(body.strip(), warnings)
+    text = strip_fence(body.strip(), warnings)
     if not text:
         return None, f"empty ✿ARGS✿ in tool call #{index}", True
-    start = _JSON_START_RE.search(text)
+    start = JSON_START_RE.search(text)
     if start is None:
-        return None, f"no JSON object after ✿ARGS✿ in tool call #{index}: {text[:_SNIPPET]!r}", False
+        return None, f"no JSON object after ✿ARGS✿ in tool call #{index}: {text[:SNIPPET]!r}", False
     if start.start() > 0:
-        warnings.append(f"ignored text before the JSON after ✿ARGS✿: {text[: start.start()][:_SNIPPET]!r}")
-    fixed = _normalize_json(text[start.start() :])
+        warnings.append(f"ignored text before the JSON after ✿ARGS✿: {text[: start.start()][:SNIPPET]!r}")
+    fixed = normalize_json(text[start.start() :])
     if fixed != text[start.start() :]:
         warnings.append("repaired non-standard JSON (single quotes, trailing commas or Python literals)")
     try:
-        value, end = _DECODER.raw_decode(fixed)
+        value, end = DECODER.raw_decode(fixed)
     except (ValueError, RecursionError):
-        truncated = _looks_truncated(fixed)
+        truncated = looks_truncated(fixed)
         what = "truncated" if truncated else "unparsable"
-        return None, f"{what} JSON after ✿ARGS✿ in tool call #{index} near {fixed[:_SNIPPET]!r}", truncated
+        return None, f"{what} JSON after ✿ARGS✿ in tool call #{index} near {fixed[:SNIPPET]!r}", truncated
     if fixed[end:].strip():
-        warnings.append(f"ignored text after the JSON after ✿ARGS✿: {fixed[end:].strip()[:_SNIPPET]!r}")
+        warnings.append(f"ignored text after the JSON after ✿ARGS✿: {fixed[end:].strip()[:SNIPPET]!r}")
     if not isinstance(value, dict):
         return None, f"the ✿ARGS✿ of tool call #{index} are not a JSON object", False
     return value, None, False
