@@ -1,4 +1,5 @@
-"""Interactive benchmarks behind one text protocol (AgeMem Table 2): `make_env("babyai" | "pddl" | "alfworld" | "scienceworld", ...)`."""
+"""Interactive benchmarks behind one text protocol (AgeMem Table 2):
+`make_env("babyai" | "pddl" | "alfworld" | "scienceworld", **options)`."""
 
 from agemem.envs.protocol import AGENTBOARD_STEP_LIMIT, EnvObservation, EnvStep, TextEnv
 from agemem.envs.registry import ENV_NAMES, make_env
