@@ -29,7 +29,7 @@ from typing import Any
 
 from agemem.memory.index import Bm25Index
 from agemem.memory.mem_alpha import CORE_MEMORY, EPISODIC_MEMORY, SEMANTIC_MEMORY, MemAlphaMemory
-from agemem.models import ModelConfig, load_model, load_tokenizer
+from agemem.models import ModelConfig
 from agemem.records import Episode, ToolCall, ToolResult, Trajectory
 from agemem.rewards.config import RewardConfig
 from agemem.rewards.judges import CompletionBackend, Judge, JudgeCache, LLMJudge
@@ -182,17 +182,9 @@ def build_reader(cfg: RewardConfig, policy: ModelConfig) -> Reader:
         http = cfg.reader_http
         return Reader("llm_http", HTTPBackend(http), cfg.reader_top_k,
                       JudgeCache(http.cache_path) if http.cache_path else None)
-    import torch
+    from agemem.rewards.judges.local_backend import load_local_backend  # loads torch models: only when asked
 
-    from agemem.rewards.judges.local_backend import DEVICES, LocalHFBackend
-
-    local = cfg.reader_local
-    if local.device not in DEVICES:
-        raise ValueError(f"reward.reader_local.device={local.device!r}: must be one of {list(DEVICES)}")
-    model_cfg = policy if local.path is None else ModelConfig(name="reader", path=local.path, dtype=local.dtype)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if local.device == "auto" else local.device
-    backend = LocalHFBackend(load_model(model_cfg).to(device).eval(), load_tokenizer(model_cfg),
-                             local.path or f"policy:{policy.name}", local.batch_size, local.max_new_tokens)
+    backend = load_local_backend(cfg.reader_local, "reward.reader_local", policy)
     return Reader("llm_local", backend, cfg.reader_top_k)
 
 

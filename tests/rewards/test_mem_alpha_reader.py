@@ -163,3 +163,19 @@ def test_a_trajectory_without_memory_is_refused():
     with pytest.raises(ValueError, match="memory_final"):
         score_mem_alpha([Trajectory(episode_id="i1", group_index=0)], {"i1": episode}, RewardConfig(),
                         Reader("extractive", None, 5), None)
+
+
+def test_a_local_reader_is_the_policys_frozen_starting_model_and_answers_in_one_batch():
+    """reader=llm_local with no path reads with the policy's own weights (the tiny model here), greedily."""
+    from agemem.models import ModelConfig
+    from agemem.rewards.mem_alpha_reader import build_reader
+
+    cfg = RewardConfig(preset="mem_alpha", reader="llm_local")
+    cfg.reader_local.device, cfg.reader_local.dtype, cfg.reader_local.max_new_tokens = "cpu", "float32", 4
+    reader = build_reader(cfg, ModelConfig())
+    assert reader.backend.model_id == "tiny" and not reader.extractive
+    replies = reader.answer(["Core memory:\nE1 lives in Paris."] * 2, ["Where does E1 live?", "Who?"])
+    assert len(replies) == 2 and all(isinstance(r, str) for r in replies)
+    with pytest.raises(ValueError, match="reward.reader_local.device"):
+        cfg.reader_local.device = "tpu"
+        build_reader(cfg, ModelConfig())

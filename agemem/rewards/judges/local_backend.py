@@ -61,11 +61,15 @@ class LocalHFBackend:
         return replies
 
 
-def load_local_backend(cfg: LocalJudgeConfig) -> LocalHFBackend:
-    """The judge model of `judge.local` (a local folder; null = the tiny offline model), on its device."""
+def load_local_backend(cfg: LocalJudgeConfig, key: str = "judge.local",
+                       model_cfg: ModelConfig | None = None) -> LocalHFBackend:
+    """The model of `cfg` (a local folder; null = the tiny offline model, or `model_cfg` when given), on its
+    device, frozen. `key` names the config section in errors (judge.local, reward.reader_local)."""
     if cfg.device not in DEVICES:
-        raise ValueError(f"judge.local.device={cfg.device!r}: must be one of {list(DEVICES)}")
-    model_cfg = ModelConfig(name="judge", path=cfg.path, dtype=cfg.dtype)
+        raise ValueError(f"{key}.device={cfg.device!r}: must be one of {list(DEVICES)}")
+    if model_cfg is None or cfg.path is not None:
+        model_cfg = ModelConfig(name="judge", path=cfg.path, dtype=cfg.dtype)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
-    model = load_model(model_cfg).to(device)
-    return LocalHFBackend(model, load_tokenizer(model_cfg), cfg.path or "tiny", cfg.batch_size, cfg.max_new_tokens)
+    model = load_model(model_cfg).to(device).eval()
+    model_id = model_cfg.path or model_cfg.package or "tiny"
+    return LocalHFBackend(model, load_tokenizer(model_cfg), model_id, cfg.batch_size, cfg.max_new_tokens)
