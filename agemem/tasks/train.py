@@ -173,7 +173,7 @@ def train_step(run: Run, step: int) -> tuple[dict[str, float], dict[str, float]]
     if cfg.algorithm.merge_prefix_steps:
         samples = merge_prefix_chains(samples)
     timing["timing_s/advantages"] = time.perf_counter() - t0
-    # 4. Update: exactly one optimizer step for the batch.
+    # 4. Update: one optimizer step for the batch (or algorithm.ppo_epochs × ppo_mini_batches).
     t0 = time.perf_counter()
     pad_id, budget, temperature = run.tokenizer.pad_token_id, cfg.trainer.micro_batch_tokens, cfg.rollout.temperature
     attach_recomputed_logprobs(samples, run.actor, run.reference, cfg.algorithm, token_budget=budget, pad_id=pad_id,
@@ -236,7 +236,8 @@ def start_run(cfg: Config) -> Run:
     train_set, val_set = train_val_episodes(cfg.data, cfg.seed)
     heldout_set = heldout_episodes(cfg.data, cfg.trainer.heldout_tasks, cfg.trainer.heldout_seed,
                                    f"trainer.heldout_tasks={cfg.trainer.heldout_tasks}")
-    actor = build_actor(load_model(cfg.model), cfg.trainer, cfg.deepspeed)
+    actor = build_actor(load_model(cfg.model), cfg.trainer, cfg.deepspeed,
+                        cfg.algorithm.ppo_epochs * cfg.algorithm.ppo_mini_batches)
     reference = load_model(cfg.model).to(actor.device).eval() if cfg.algorithm.kl_coef > 0 else None
     engine = build_engine(cfg.rollout, load_model(cfg.model).to(actor.device), tokenizer)
     reader = build_reader(cfg.reward, cfg.model) if cfg.reward.preset == "mem_alpha" else None

@@ -47,13 +47,19 @@ class AlgorithmConfig:
     # Train identical samples once with their advantages summed, and skip zero-advantage ones (the same gradient
     # while the PPO ratio is inside the clip range, as in the single on-policy update of a batch); needs kl_coef=0.
     combine_duplicates: bool = False
+    # Passes over each rollout batch (verl's ppo_epochs); 1 is the paper's single on-policy update.
+    ppo_epochs: int = 1
+    # Optimizer steps per pass, each on a contiguous 1/N of the batch's samples (verl's ppo_mini_batch_size as a
+    # count); > 1 makes the PPO ratio leave 1 after the first step so the clip bounds the update.
+    ppo_mini_batches: int = 1
 
 
 @dataclass
 class TrainerConfig:
     """The training loop: steps, batch, optimizer, checkpoints, validation."""
 
-    # Optimizer steps to train for (one per batch of tasks).
+    # Training steps: rollout batches of tasks (each one optimizer step, or algorithm.ppo_epochs ×
+    # algorithm.ppo_mini_batches).
     total_steps: int = 3
     # Tasks per optimizer step across all ranks (each rolled out rollout.group_size times).
     tasks_per_step: int = 2

@@ -34,12 +34,14 @@ def batch_indices(n: int, step: int, batch_size: int, seed: int) -> list[int]:
     return out
 
 
-def lr_lambda(trainer: TrainerConfig):
-    """Multiplier of the peak LR at each optimizer step: linear warm-up, then constant / cosine / linear."""
+def lr_lambda(trainer: TrainerConfig, updates_per_step: int = 1):
+    """Multiplier of the peak LR at each optimizer step: linear warm-up, then constant / cosine / linear, over
+    training steps (`trainer.warmup_steps`, `trainer.total_steps`) of `updates_per_step` optimizer steps each."""
     if trainer.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"trainer.lr_schedule={trainer.lr_schedule!r}: must be one of {list(LR_SCHEDULES)}")
 
-    def multiplier(step: int) -> float:
+    def multiplier(update: int) -> float:
+        step = update // updates_per_step
         if step < trainer.warmup_steps:
             return (step + 1) / (trainer.warmup_steps + 1)
         progress = (step - trainer.warmup_steps) / max(1, trainer.total_steps - trainer.warmup_steps)
@@ -52,8 +54,10 @@ def lr_lambda(trainer: TrainerConfig):
     return multiplier
 
 
-def build_actor(model: PreTrainedModel, trainer: TrainerConfig, deepspeed: DeepSpeedConfig) -> "DeepSpeedEngine":
-    """The trainable policy in a DeepSpeed engine: optional LoRA and gradient checkpointing."""
+def build_actor(model: PreTrainedModel, trainer: TrainerConfig, deepspeed: DeepSpeedConfig,
+                updates_per_step: int = 1) -> "DeepSpeedEngine":
+    """The trainable policy in a DeepSpeed engine: optional LoRA and gradient checkpointing; the LR schedule counts
+    training steps of `updates_per_step` optimizer steps."""
     if trainer.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
@@ -63,7 +67,7 @@ def build_actor(model: PreTrainedModel, trainer: TrainerConfig, deepspeed: DeepS
         model = get_peft_model(model, LoraConfig(r=trainer.lora_rank, lora_alpha=trainer.lora_alpha,
                                                  target_modules="all-linear", task_type="CAUSAL_LM"))
     ds_config = build_ds_config(deepspeed, trainer, bf16_enabled(deepspeed))
-    return create_actor(model, ds_config, trainer, lr_lambda(trainer))
+    return create_actor(model, ds_config, trainer, lr_lambda(trainer, updates_per_step))
 
 
 def export_hf(actor: "DeepSpeedEngine", tokenizer: PreTrainedTokenizerBase, folder: Path, lora: bool, rank: int) -> None:
@@ -101,6 +105,15 @@ def check_sample_options(algorithm: AlgorithmConfig) -> None:
     if algorithm.combine_duplicates and algorithm.kl_coef > 0:
         raise ValueError(f"algorithm.combine_duplicates=true needs algorithm.kl_coef=0 (got "
                          f"{algorithm.kl_coef}): set algorithm.combine_duplicates=false")
+    if algorithm.ppo_epochs < 1 or algorithm.ppo_mini_batches < 1:
+        raise ValueError(f"algorithm.ppo_epochs={algorithm.ppo_epochs}, algorithm.ppo_mini_batches="
+                         f"{algorithm.ppo_mini_batches}: both must be >= 1")
+    # Summed advantages give the same gradient only while identical samples share one unclipped ratio: true of the
+    # single on-policy step, not once the clip can bind.
+    if algorithm.combine_duplicates and algorithm.ppo_epochs * algorithm.ppo_mini_batches > 1:
+        raise ValueError(f"algorithm.combine_duplicates=true needs one optimizer step per batch (got "
+                         f"algorithm.ppo_epochs={algorithm.ppo_epochs}, algorithm.ppo_mini_batches="
+                         f"{algorithm.ppo_mini_batches}): set algorithm.combine_duplicates=false")
 
 
 def check_training_sampling(rollout: RolloutConfig) -> None:

@@ -98,21 +98,63 @@ def plan_micro_batches(samples: list[StepSample], token_budget: int, pad_id: int
     return batches, denominator
 
 
+def mini_batches(samples: list[StepSample], count: int) -> list[list[StepSample]]:
+    """`samples` cut into `count` contiguous mini-batches of sizes differing by at most one (some empty when there
+    are fewer samples than `count`): every rank makes the same number of optimizer steps, whatever its share."""
+    size, extra = divmod(len(samples), count)
+    bounds = [i * size + min(i, extra) for i in range(count + 1)]
+    return [samples[bounds[i]:bounds[i + 1]] for i in range(count)]
+
+
 def update_actor(actor: "DeepSpeedEngine", samples: list[StepSample], alg: AlgorithmConfig, *, token_budget: int, pad_id: int,
                  temperature: float, agg_constant: float, world_size: int) -> dict[str, float]:
-    """One optimizer step on `samples` (this rank's share of the batch). Returns the actor/ metrics."""
+    """The update of one rollout batch (`samples`: this rank's share): `alg.ppo_epochs` passes over it, each cut
+    into `alg.ppo_mini_batches` mini-batches with one optimizer step each (1 × 1, the default, is the single
+    on-policy step of SPEC.md §5). From the second optimizer step on the policy differs from the one that sampled
+    (the recorded old log-probs), so the PPO ratio moves away from 1 and the clip bounds the step. Returns the
+    actor/ metrics: clip and KL figures token-weighted over all steps, losses summed over mini-batches and
+    averaged over epochs, the last step's grad norm and LR."""
+    updates = alg.ppo_epochs * alg.ppo_mini_batches
+    totals: dict[str, float] = {}
+    for _ in range(alg.ppo_epochs):
+        for part in mini_batches(samples, alg.ppo_mini_batches):
+            metrics = _optimizer_step(actor, part, samples[0], alg, token_budget=token_budget, pad_id=pad_id,
+                                      temperature=temperature, agg_constant=agg_constant, world_size=world_size)
+            for key, value in metrics.items():
+                totals[key] = totals.get(key, 0.0) + value
+    tokens = max(totals.pop("tokens"), 1.0)
+    out = {key: totals[key] / tokens for key in ("actor/pg_clipfrac", "actor/ppo_kl", "actor/pg_clipfrac_lower")}
+    out.update({key: totals[key] / alg.ppo_epochs for key in ("actor/pg_loss", "actor/kl_loss", "actor/micro_batches",
+                                                               "actor/trained_samples")})
+    out["actor/grad_norm"], out["actor/lr"] = metrics["actor/grad_norm"], metrics["actor/lr"]
+    out["actor/samples"] = float(len(samples))
+    out["actor/optimizer_steps"] = float(updates)
+    return out
+
+
+def _optimizer_step(actor: "DeepSpeedEngine", samples: list[StepSample], stand_in: StepSample, alg: AlgorithmConfig,
+                    *, token_budget: int, pad_id: int, temperature: float, agg_constant: float, world_size: int,
+                    ) -> dict[str, float]:
+    """One optimizer step on `samples` (this rank's share of a mini-batch, possibly empty; `stand_in` runs in its
+    place then). Returns summed losses, token-weighted sums of the clip/KL figures with their token count
+    ("tokens"), grad norm and LR."""
     trained = samples
-    if alg.combine_duplicates:
-        # Every rank needs a micro-batch to run (collectives): one with zero advantage trains on nothing.
-        trained = combine_duplicates(samples) or [replace(samples[0], advantage=0.0)]
+    if alg.combine_duplicates and samples:
+        trained = combine_duplicates(samples)
+    # Every rank runs at least one micro-batch (collectives): a rank with nothing to train (its mini-batch is empty,
+    # or every sample combined away) runs the stand-in with its loss scaled by 0.
+    idle = not trained
+    if idle:
+        trained = [replace(samples[0] if samples else stand_in, advantage=0.0)]
     batches, denominator = plan_micro_batches(trained, token_budget, pad_id, alg.loss_agg, world_size,
                                               denominator_samples=samples)
     actor.train()
     sums = {"actor/pg_loss": 0.0, "actor/kl_loss": 0.0, "actor/pg_clipfrac": 0.0, "actor/ppo_kl": 0.0,
-            "actor/pg_clipfrac_lower": 0.0, "actor/micro_batches": 0.0}
-    for _, batch, empty, last in lockstep(batches, actor.device):
+            "actor/pg_clipfrac_lower": 0.0, "actor/micro_batches": 0.0, "tokens": 0.0}
+    for _, batch, padding, last in lockstep(batches, actor.device):
         actor.set_gradient_accumulation_boundary(last)
         sums["actor/micro_batches"] += 1
+        empty = padding or idle
         logprobs = _forward_logprobs(actor, batch, temperature)
         pg_loss, metrics = policy_loss(
             logprobs, batch["old_logprobs"], batch["advantages"], batch["loss_mask"],
@@ -129,17 +171,14 @@ def update_actor(actor: "DeepSpeedEngine", samples: list[StepSample], alg: Algor
         if not empty:
             sums["actor/pg_loss"] += pg_loss.item()
             tokens = float(batch["loss_mask"].sum())
+            sums["tokens"] += tokens
             for key in ("actor/pg_clipfrac", "actor/ppo_kl", "actor/pg_clipfrac_lower"):
                 sums[key] += metrics[key] * tokens
     actor.step()
-    tokens_total = sum(float(b["loss_mask"].sum()) for b in batches)
-    for key in ("actor/pg_clipfrac", "actor/ppo_kl", "actor/pg_clipfrac_lower"):
-        sums[key] /= max(tokens_total, 1.0)
     grad_norm = actor.get_global_grad_norm()
     sums["actor/grad_norm"] = float(grad_norm) if grad_norm is not None else 0.0
     sums["actor/lr"] = float(actor.get_lr()[0])
-    sums["actor/samples"] = float(len(samples))
-    sums["actor/trained_samples"] = float(len(trained))
+    sums["actor/trained_samples"] = 0.0 if idle else float(len(trained))
     return sums
 
 

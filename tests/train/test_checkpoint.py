@@ -14,7 +14,8 @@ from agemem.tasks.config import Config
 from agemem.tasks.runtime import resume_critical_config
 from agemem.train import checkpoint as ckpt
 from agemem.train.logger import MetricsLogger, read_metrics, truncate_after
-from agemem.train.setup import batch_indices, lr_lambda
+from agemem.train.setup import batch_indices, check_sample_options, lr_lambda
+from agemem.train.update import mini_batches
 
 
 def make_checkpoint(root: Path, step: int, complete: bool = True) -> Path:
@@ -168,6 +169,22 @@ def test_lr_schedule_warms_up_then_decays():
     assert [round(multiplier(s), 4) for s in range(7)] == [0.3333, 0.6667, 1.0, 0.8536, 0.5, 0.1464, 0.0]
     with pytest.raises(ValueError, match="constant"):
         lr_lambda(replace(cfg.trainer, lr_schedule="step"))
+    # With 3 optimizer steps per training step (PPO mini-batches) the schedule still counts training steps.
+    per_update = lr_lambda(cfg.trainer, updates_per_step=3)
+    assert [round(per_update(u), 4) for u in range(0, 21, 3)] == [round(multiplier(s), 4) for s in range(7)]
+    assert per_update(4) == per_update(3) == multiplier(1)
+
+
+def test_ppo_mini_batches_cut_contiguously_and_options_are_checked():
+    samples = list(range(7))
+    assert mini_batches(samples, 3) == [[0, 1, 2], [3, 4], [5, 6]]
+    assert mini_batches(samples[:2], 4) == [[0], [1], [], []]  # every rank makes the same number of steps
+    alg = Config().algorithm
+    with pytest.raises(ValueError, match="ppo_mini_batches"):
+        check_sample_options(replace(alg, ppo_mini_batches=0))
+    with pytest.raises(ValueError, match="combine_duplicates=true needs one optimizer step"):
+        check_sample_options(replace(alg, combine_duplicates=True, ppo_epochs=2))
+    check_sample_options(replace(alg, ppo_epochs=2, ppo_mini_batches=4))
 
 
 def test_metrics_log_is_cut_back_to_the_checkpoint(tmp_path):

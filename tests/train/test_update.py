@@ -49,6 +49,19 @@ def test_combined_duplicates_train_like_the_copies(update_result):
     assert r["max_combined_diff"] < 0.05 * r["max_change"]
 
 
+def test_ppo_mini_batches_make_several_steps_and_the_clip_binds(update_result):
+    r, ppo = update_result, update_result["ppo"]
+    metrics = ppo["metrics"]
+    # 2 epochs × 4 mini-batches of the 8 samples: 8 optimizer steps, each sample trained twice.
+    assert ppo["global_steps"] == 8 and metrics["actor/optimizer_steps"] == 8
+    assert metrics["actor/samples"] == 8 and metrics["actor/trained_samples"] == 8
+    # After the first step the policy is no longer the one that sampled: the ratio leaves 1 and the clip binds.
+    assert metrics["actor/pg_clipfrac"] > 0 and metrics["actor/ppo_kl"] != 0
+    # Each sample still moves the way its advantage says.
+    for i, (adv, before, after) in enumerate(zip(r["advantages"], r["before"], ppo["after"])):
+        assert (after - before) * adv > 0, f"sample {i} (advantage {adv}): log-prob {before:.4f} → {after:.4f}"
+
+
 def test_gradient_checkpointing_recomputes_and_gives_the_same_update(update_result):
     r, checkpointed = update_result, update_result["checkpointed"]
     assert checkpointed["layer_calls"] == 2  # every layer runs again in the backward pass

@@ -8,6 +8,7 @@ samples with advantage +1, half −1) goes through `update_actor` on real DeepSp
 - once as one micro-batch, recording each response's log-prob before and after the step;
 - once more on a fresh engine with a token budget that splits it into several micro-batches;
 - on a batch with copies and a zero-advantage sample, as it is and with `algorithm.combine_duplicates`;
+- with PPO mini-batches and epochs (8 optimizer steps on the batch: the clip must bind);
 - with gradient checkpointing (counting how often a decoder layer runs), with LoRA (what changed, what the
   rollout engine is sent), and with a KL term alone (zero advantages, a reference less likely than the policy);
 then the first engine is saved with the trainer's `save_checkpoint`, recording the order of its steps.
@@ -178,6 +179,12 @@ def main() -> None:
         combined_metrics[combine] = update_actor(actor, samples + extra, alg, token_budget=10**6, **kwargs)
         combined_params[combine] = params(actor.module)
 
+    ppo = fresh_actor(cfg)
+    ppo_alg = replace(cfg.algorithm, ppo_epochs=2, ppo_mini_batches=4)
+    ppo_metrics = update_actor(ppo, samples, ppo_alg, token_budget=10**6, **kwargs)
+    ppo_result = {"metrics": ppo_metrics, "global_steps": ppo.global_steps,
+                  "after": response_logprobs(ppo.module, samples, tokenizer.pad_token_id)}
+
     checkpointed = fresh_actor(replace(cfg, trainer=replace(cfg.trainer, gradient_checkpointing=True)))
     checkpointed_metrics, checkpointed_calls = counted_update(checkpointed, samples, cfg, kwargs)
     result = {
@@ -195,6 +202,7 @@ def main() -> None:
         "layer_calls": layer_calls,
         "checkpointed": {"metrics": checkpointed_metrics, "layer_calls": checkpointed_calls,
                          "max_diff": max_diff(params(checkpointed.module), a)},
+        "ppo": ppo_result,
         "lora": lora_result(cfg, samples, initial, kwargs),
         "kl": kl_result(cfg, samples, tokenizer.pad_token_id, kwargs),
         "save": save_result(whole, cfg, out_path.parent / "checkpoints"),
