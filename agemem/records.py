@@ -6,8 +6,9 @@ output meant, and what a rollout recorded. This module imports nothing of the pr
 - `Generation` and the finish reasons: what an engine returns for one prompt.
 - `ToolCall`, `Action`, `ToolResult`: what one model output means and what executing a call did.
 - `Step`, `Trajectory`: one model call recorded token-exactly; one rollout of an episode and, once scored, its
-  reward. Both round-trip through JSON (`to_dict` / `from_dict`), so trajectories can be written to
-  `trajectories.jsonl`, inspected, and scored or trained on later.
+  reward; `EnvResult`: how an interactive-benchmark episode (agemem/envs) ended. Step and Trajectory round-trip
+  through JSON (`to_dict` / `from_dict`), so trajectories can be written to `trajectories.jsonl`, inspected, and
+  scored or trained on later.
 """
 
 import json
@@ -216,6 +217,40 @@ class Step:
     context_tokens: int = 0  # tokens in the prompt (= len(prompt_ids))
 
 
+# How an interactive-benchmark episode ended: the task solved, the environment ended it (a failed ScienceWorld
+# task), or the step limit.
+ENV_SUCCESS = "success"
+ENV_TERMINAL = "terminal"
+ENV_STEP_LIMIT = "step_limit"
+ENV_ENDS = (ENV_SUCCESS, ENV_TERMINAL, ENV_STEP_LIMIT)
+
+
+@dataclass
+class EnvResult:
+    """The outcome of one interactive-benchmark episode (stages/env_episode.py): what its evaluation row reads."""
+
+    env: str  # the environment's registry name ("alfworld", "scienceworld", "babyai", "pddl")
+    task_id: str  # the task played
+    step_limit: int  # steps allowed (the benchmark's; for the oracle at least its plan's length)
+    success: bool = False  # the task was solved
+    progress: float = 0.0  # best progress in [0, 1] (PDDL: AgentBoard's progress rate; 1.0 on success)
+    score: float | None = None  # ScienceWorld's native 0–100 score (its best, = 100 × progress); None elsewhere
+    steps: int = 0  # steps used: actions sent to the environment plus steps lost without an action
+    no_action_steps: int = 0  # steps lost: a format error, or every round spent on tool calls without an <answer>
+    actions: list[str] = field(default_factory=list)  # the action texts sent to the environment, in order
+    dropped_messages: int = 0  # context messages cut (oldest first) to fit the context budget
+    end: str = ""  # ENV_SUCCESS | ENV_TERMINAL | ENV_STEP_LIMIT once the episode is over
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.progress <= 1.0:
+            raise ValueError(f"EnvResult.progress={self.progress}: must lie in [0, 1]")
+        if self.end and self.end not in ENV_ENDS:
+            raise ValueError(f"EnvResult.end={self.end!r}: must be one of {list(ENV_ENDS)}")
+        if not 0 <= self.no_action_steps <= self.steps <= self.step_limit:
+            raise ValueError(f"EnvResult: need 0 <= no_action_steps ({self.no_action_steps}) <= steps ({self.steps})"
+                             f" <= step_limit ({self.step_limit})")
+
+
 @dataclass
 class Trajectory:
     """One three-stage rollout of one episode (SPEC.md §3) and, once scored, its reward."""
@@ -242,6 +277,8 @@ class Trajectory:
     memory_final: dict[str, Any] | None = None
     # Mem-α: the reward r_t of each step (SPEC.md §6), set by its scoring; empty for AgeMem's terminal reward.
     step_rewards: list[float] = field(default_factory=list)
+    # An interactive-benchmark episode's outcome (success, progress, score, actions); None for the other flows.
+    env_result: EnvResult | None = None
     reward: float | None = None  # terminal reward, set by rewards.score
     reward_components: dict[str, float] = field(default_factory=dict)  # every term of the reward, by name
 
@@ -258,7 +295,9 @@ class Trajectory:
                 Step(**{**s, "action": Action(**action), "tool_results": [ToolResult(**r) for r in s["tool_results"]]})
             )
         stage_end = {int(k): v for k, v in data["stage_end"].items()}
-        return Trajectory(**{**data, "steps": steps, "stage_end": stage_end})
+        env_result = data.get("env_result")  # absent in trajectories written before it existed
+        return Trajectory(**{**data, "steps": steps, "stage_end": stage_end,
+                             "env_result": EnvResult(**env_result) if env_result is not None else None})
 
     def tool_results(self, stage: int | None = None) -> list[ToolResult]:
         """Every executed tool call, in order, optionally of one stage only."""

@@ -11,7 +11,10 @@ engine answers instead of the policy model:
   question (stages/baselines.py). `agent.llm_extraction=true` has the agent's own model extract Mem0's facts /
   write A-Mem's notes (extra model calls through the collector); false uses the rule-based extractors (offline).
 - `oracle`: a harness check that must score at the top: the scripted expert on synthetic tasks
-  (agemem/rollout/expert.py), the gold-reading `OracleEngine` on the QA benchmarks (agemem/rollout/oracle.py).
+  (agemem/rollout/expert.py), the gold-reading `OracleEngine` on the QA benchmarks (agemem/rollout/oracle.py),
+  the environments' reference solvers on the interactive benchmarks (agemem/rollout/env_oracle.py).
+The interactive benchmarks run their own episode flow for agemem, no_memory, rag, mem0 and oracle
+(stages/env_episode.py, agemem/eval/env_eval.py).
 `agent.lenient_answer=true` takes a final output without an <answer> tag (its text less <think> blocks) as the
 answer, for any agent (`stages.baselines.lenient_flow`); `build_agent(cfg.agent)` binds these settings.
 """

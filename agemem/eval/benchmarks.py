@@ -3,13 +3,15 @@
 A benchmark names a data source (data_gen/sources.py), its official answer metrics (agemem/eval/metrics.py) and
 the metric its table leads with. Every benchmark also gets the shared per-episode metrics (J by the configured
 judge, memory quality, prompt tokens, tool calls, format errors: agemem/eval/episode_metrics.py). The interactive
-benchmarks (ALFWorld, …) will join as entries whose episodes come from agemem/envs.
+benchmarks (ALFWorld, ScienceWorld, BabyAI, PDDL: kind "env") take their tasks from agemem/envs and are scored by
+the environment (agemem/eval/env_eval.py).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from agemem.eval.config import BenchmarkConfig
+from agemem.eval.env_eval import ENV_HEADLINES, env_episodes
 from agemem.eval.metrics import hotpot_row, locomo_row, longmemeval_row
 from agemem.records import Episode
 from agemem.rewards.matching import exact_match
@@ -44,12 +46,18 @@ class Benchmark:
     answer_metrics: Callable[[str, Episode], dict[str, float]]  # (prediction, episode) → official metrics
     headline: tuple[str, ...]  # metrics first in the table; the first is reported per category too
     # agemem: one question per episode, answered by the agent; mem_alpha: a chunk stream and several questions
-    # answered by the frozen reader from what the agent kept (agemem/eval/mem_alpha.py).
+    # answered by the frozen reader from what the agent kept (agemem/eval/mem_alpha.py); env: an interactive
+    # benchmark's task, played in its environment (agemem/eval/env_eval.py).
     kind: str = "agemem"
 
 
 def _read_by_reader(prediction: str, episode: Episode) -> dict[str, float]:
     raise ValueError("Mem-α benchmarks are scored by the reader (agemem/eval/mem_alpha.py), not per answer")
+
+
+def _scored_by_env(prediction: str, episode: Episode) -> dict[str, float]:
+    raise ValueError("interactive benchmarks are scored by their environment (agemem/eval/env_eval.py), not per "
+                     "answer")
 
 
 MEM_ALPHA_HEADLINE = ("accuracy", "memory_tokens", "compression")
@@ -61,6 +69,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "synthetic": Benchmark("synthetic", _synthetic, ("em", "judge", "memory_quality", "joint")),
     **{f"mem_alpha_{source}": Benchmark(f"mem_alpha_{source}", _read_by_reader, MEM_ALPHA_HEADLINE, "mem_alpha")
        for source in ("synthetic", "hotpotqa", "locomo", "longmemeval")},
+    **{env: Benchmark(env, _scored_by_env, headline, "env") for env, headline in ENV_HEADLINES.items()},
 }
 
 
@@ -93,7 +102,7 @@ class BenchmarkEpisodes:
 
     episodes: list[Episode]  # the first eval.num_episodes of the split, in input order
     rejections: list[Rejection]  # items of the input that produced no episode (e.g. no supporting paragraph)
-    items: int  # source rows read (0 for synthetic)
+    items: int  # source rows read (0 for synthetic; an interactive benchmark's number of tasks)
 
     def rejected(self) -> list[dict[str, str | int]]:
         """The rejections as JSON objects: line, item id, field, reason."""
@@ -106,6 +115,9 @@ def benchmark_episodes(benchmark: BenchmarkConfig, data: DataConfig, num_episode
     the input's rejected items."""
     if num_episodes < 0:
         raise ValueError(f"eval.num_episodes={num_episodes}: must be >= 0 (0 evaluates every episode)")
+    if get_benchmark(benchmark.name).kind == "env":
+        episodes, tasks = env_episodes(benchmark, num_episodes)
+        return BenchmarkEpisodes(episodes, [], tasks)
     data = benchmark_data(benchmark, data, num_episodes)
     result = build_episodes(data, seed)
     episodes = result.episodes

@@ -1,21 +1,35 @@
 """Schemas of `task=eval`: the `benchmark` and `agent` config groups and the `eval` section (SPEC.md §7)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
 class BenchmarkConfig:
     """What task=eval evaluates on: the episodes of one benchmark (agemem/eval/benchmarks.py)."""
 
-    # Benchmark: synthetic | hotpotqa | locomo | longmemeval; its episodes come from the data source of that name
-    # (the `data` group's other settings apply: distractor mining, split fractions, the synthetic generator).
+    # Benchmark: synthetic | hotpotqa | locomo | longmemeval (episodes from the data source of that name: the `data`
+    # group's other settings apply), mem_alpha_* (chunk streams), or an interactive one: alfworld | scienceworld |
+    # babyai | pddl (tasks from agemem/envs, agemem/eval/env_eval.py).
     name: str = "synthetic"
-    # Input file used when data.path is not set; null: data.path is required (except for synthetic).
+    # Input file used when data.path is not set; null: data.path is required (except for synthetic). ALFWorld: a
+    # folder of games (game.tw-pddl, searched recursively); PDDL: a folder of <domain>.pddl + <domain>/ problems.
     path: str | None = None
     # Split evaluated: all | train | val | test (each item's split by a hash of its id, data.val/test_fraction).
     split: str = "all"
     # Synthetic: entity ids never used in training (data.heldout; data.heldout_id_fraction picks them by hash).
     heldout: bool = True
+    # Interactive benchmarks: steps per episode, valid or not (AgentBoard: 30); agent=oracle plays up to its plan's
+    # length when that is longer.
+    step_limit: int = 30
+    # ScienceWorld: task types; BabyAI: levels (empty: the environment's defaults). ALFWorld and PDDL take
+    # benchmark.path instead.
+    tasks: list[str] = field(default_factory=list)
+    # BabyAI: the seeds played on each level (empty: 0-4).
+    seeds: list[int] = field(default_factory=list)
+    # ScienceWorld: test variations played per task type (1-3).
+    variations: int = 3
+    # Interactive benchmarks: environments alive at once (a ScienceWorld one is a JVM); eval batches are cut to it.
+    live_envs: int = 16
 
 
 @dataclass

@@ -27,6 +27,7 @@ from transformers import PreTrainedTokenizerBase
 from agemem.collective import broadcast_object
 from agemem.eval.agents import build_agent, scripted_engine
 from agemem.eval.benchmarks import BenchmarkEpisodes, benchmark_episodes, get_benchmark
+from agemem.eval.env_eval import env_rows, env_settings, episodes_per_batch
 from agemem.eval.harness import episode_seed, eval_settings, evaluate_batch
 from agemem.eval.mem_alpha import MEM_ALPHA_AGENTS, mem_alpha_rows
 from agemem.eval.results import (
@@ -46,15 +47,17 @@ from agemem.rewards.judges import Judge
 from agemem.rewards.mem_alpha_reader import build_reader
 from agemem.rollout.collector import CollectSettings, collect
 from agemem.rollout.engine import Engine
+from agemem.rollout.env_oracle import EnvOracleEngine
 from agemem.rollout.factory import build_engine
 from agemem.tasks.config import Config
 from agemem.tasks.runtime import collect_settings, prepare_models, run_output_dir, seed_everything
+from stages.env_episode import OraclePlans
 
 log = logging.getLogger("agemem")
 RESUME_MODES = ("auto", "never")
 # Settings that change how fast an eval runs, not its rows: a resumed eval may change them.
-SPEED_KEYS = ("eval.num_episodes", "eval.episodes_per_batch", "rollout.max_batch_size", "rollout.episodes_file",
-              "rollout.num_episodes", "rollout.group_size", "rollout.vllm_gpu_memory_utilization",
+SPEED_KEYS = ("eval.num_episodes", "eval.episodes_per_batch", "benchmark.live_envs", "rollout.max_batch_size",
+              "rollout.episodes_file", "rollout.num_episodes", "rollout.group_size", "rollout.vllm_gpu_memory_utilization",
               "judge.local.batch_size", "judge.http.max_concurrency", "judge.http.timeout_s", "judge.http.max_retries",
               "judge.http.backoff_s", "judge.http.cache_path")
 ROW_SECTIONS = ("seed", "model", "data", "benchmark", "agent", "eval", "memory", "curriculum", "rollout", "judge")
@@ -141,6 +144,9 @@ def run_eval(cfg: Config) -> None:
     judge = build_judge(cfg.judge)
     if benchmark.kind == "mem_alpha":  # a chunk stream per instance, its questions answered by the frozen reader
         batch_rows = mem_alpha_batch(cfg, tokenizer, judge)
+    elif benchmark.kind == "env":  # a task played in its environment; one live environment per rollout
+        batch_rows = env_batch(cfg, tokenizer)
+        per_batch = episodes_per_batch(per_batch, cfg.benchmark.live_envs, cfg.eval.samples)
     else:
         engine = (scripted_engine(cfg.benchmark.name, tokenizer, mine, cfg.curriculum) if agent.scripted
                   else policy_engine(cfg, tokenizer))
@@ -193,6 +199,25 @@ def mem_alpha_batch(cfg: Config, tokenizer: PreTrainedTokenizerBase, judge: Judg
     return rows
 
 
+def env_batch(cfg: Config, tokenizer: PreTrainedTokenizerBase):
+    """The rows of a batch of interactive-benchmark tasks for `agent.name` (agemem/eval/env_eval.py): the policy
+    through the env episode, or the oracle's plans through the scripted `EnvOracleEngine`."""
+    plans = OraclePlans() if cfg.agent.name == "oracle" else None
+    settings = env_settings(cfg.agent, cfg.benchmark, CollectSettings(cfg.curriculum, cfg.memory, cfg.rollout),
+                            cfg.eval.samples, plans)
+    engine = EnvOracleEngine(tokenizer, plans) if plans is not None else policy_engine(cfg, tokenizer)
+    group = max(1, cfg.eval.samples)
+
+    def rows(batch: list[Episode]) -> list[dict[str, Any]]:
+        if not batch:
+            return []
+        trajectories = collect(batch, group, engine, settings, tokenizer, seed=cfg.seed,
+                               episode_seeds=[episode_seed(cfg.seed, e.id) for e in batch])
+        return env_rows(batch, trajectories, group)
+
+    return rows
+
+
 def _finish(cfg: Config, out: Path, built: BenchmarkEpisodes, headline: tuple[str, ...], wall_s: float) -> None:
     """Summarise every row of the evaluated episodes, write the summary, print the table and the outputs."""
     order = [e.id for e in built.episodes]
@@ -203,6 +228,8 @@ def _finish(cfg: Config, out: Path, built: BenchmarkEpisodes, headline: tuple[st
             "split": cfg.benchmark.split, "judge": cfg.judge.kind, "samples": cfg.eval.samples,
             "stage2": cfg.eval.stage2, "seed": cfg.seed, "items_read": built.items,
             "items_rejected": len(built.rejections), "rejected": built.rejected()}
+    if get_benchmark(cfg.benchmark.name).kind == "env":
+        info["step_limit"] = cfg.benchmark.step_limit
     summary = summarize(rows, order, info)
     (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(format_table(summary, headline))
