@@ -4,6 +4,8 @@ An input folder (or any folder below it) holding `eval_summary.json` is an evalu
 `eval_episodes.jsonl`); one holding `metrics.jsonl` is a training run. `write_report` writes `report.md` with:
 - Table 2 style: agents × benchmarks, the benchmark's lead metric as mean ± half the 95% CI width (n), then per
   benchmark every headline metric;
+- with interactive-benchmark runs, AgeMem's Table 2 layout: agents × ALFWorld SR, SciWorld SR, BabyAI SR, PDDL SR,
+  PDDL progress rate (and HotpotQA J when a HotpotQA run is given), and their average (`interactive_table`);
 - Table 3 style: tool calls per episode by type, one row per evaluation run;
 - memory quality and prompt tokens per episode as bar plots (95% CI error bars), `memory_quality.png`,
   `prompt_tokens.png`;
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agemem.eval.benchmarks import BENCHMARKS, get_benchmark
-from agemem.eval.bootstrap import compare_agents
+from agemem.eval.bootstrap import compare_agents, group_mean_ci
 from agemem.eval.results import ROWS, SUMMARY, read_rows
 from agemem.tools.schemas import TOOL_NAMES
 
@@ -118,6 +120,43 @@ def table2(evals: list[EvalRun]) -> list[str]:
     return lines
 
 
+# AgeMem Table 2's columns: (benchmark, metric, header). The average takes one figure per benchmark: the SR of
+# ALFWorld, ScienceWorld and BabyAI, PDDL's progress rate (AgentBoard's headline for it) and, when given, HotpotQA's J
+# (the paper averages these five).
+INTERACTIVE_COLUMNS = (("alfworld", "success", "ALFWorld SR"), ("scienceworld", "success", "SciWorld SR"),
+                       ("babyai", "success", "BabyAI SR"), ("pddl", "success", "PDDL SR"),
+                       ("pddl", "progress", "PDDL progress"))
+HOTPOTQA_COLUMN = ("hotpotqa", "judge", "HotpotQA J")
+AVERAGED = (("alfworld", "success"), ("scienceworld", "success"), ("babyai", "success"), ("pddl", "progress"),
+            ("hotpotqa", "judge"))
+
+
+def interactive_table(evals: list[EvalRun]) -> list[str]:
+    """AgeMem's Table 2 layout (module docstring): one row per agent with an interactive-benchmark run, each cell
+    mean ± half the 95% CI width (n); the average is the mean of the agent's averaged figures with a stratified
+    bootstrap CI (each benchmark's episodes resampled within it), marked "(k of N)" when the agent lacks some of
+    the N benchmarks shown. [] without interactive runs."""
+    envs = {b for b, _, _ in INTERACTIVE_COLUMNS}
+    if not any(r.benchmark in envs for r in evals):
+        return []
+    columns = [*INTERACTIVE_COLUMNS, *([HOTPOTQA_COLUMN] if any(r.benchmark == "hotpotqa" for r in evals) else [])]
+    shown = {b for b, _, _ in columns}
+    by = {(r.label, r.benchmark): r for r in evals}
+    labels = list(dict.fromkeys(r.label for r in evals if r.benchmark in envs))
+    rows = []
+    for label in labels:
+        cells = [_cell(by[(label, b)].overall(m)) if (label, b) in by else "–" for b, m, _ in columns]
+        parts = {b: [float(row[m]) for row in by[(label, b)].rows if m in row]
+                 for b, m in AVERAGED if b in shown and (label, b) in by}
+        parts = {b: values for b, values in parts.items() if values}
+        average = _cell(group_mean_ci(parts).to_dict()) if parts else "–"
+        if parts and len(parts) < len(shown):
+            average += f" ({len(parts)} of {len(shown)})"
+        rows.append([label, *cells, average])
+    named = ", ".join(h for b, m, h in columns if (b, m) in AVERAGED)
+    return _table(["agent", *(h for _, _, h in columns), f"average ({named})"], rows)
+
+
 def table3(evals: list[EvalRun]) -> list[str]:
     """Tool calls per episode by type (means), one row per evaluation run."""
     names = [*TOOL_NAMES, "total"]
@@ -201,6 +240,9 @@ def write_report(inputs: list[str], out: Path, name: str = REPORT) -> Path:
     evals, trains = find_runs(inputs)
     lines = ["# Evaluation report", "", "Inputs: " + ", ".join(f"`{i}`" for i in inputs), ""]
     if evals:
+        interactive = interactive_table(evals)
+        if interactive:
+            lines += ["## Interactive benchmarks (AgeMem Table 2 layout)", "", *interactive, ""]
         lines += ["## Agents × benchmarks (Table 2 style)", "", *table2(evals), "",
                   "## Tool calls per episode by type (Table 3 style)", "", *table3(evals), "",
                   "## Paired comparisons (paired bootstrap, same episodes)", "", *comparisons(evals), ""]
