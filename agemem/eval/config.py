@@ -21,8 +21,8 @@ class BenchmarkConfig:
     # Interactive benchmarks: steps per episode, valid or not (AgentBoard: 30); agent=oracle plays up to its plan's
     # length when that is longer.
     step_limit: int = 30
-    # ScienceWorld: task types; BabyAI: levels (empty: the environment's defaults). ALFWorld and PDDL take
-    # benchmark.path instead.
+    # ScienceWorld: task types; BabyAI: levels (empty: the environment's defaults); ALFWorld / PDDL: only the games
+    # of these task types / problems of these domains under benchmark.path (empty: all).
     tasks: list[str] = field(default_factory=list)
     # BabyAI: the seeds played on each level (empty: 0-4).
     seeds: list[int] = field(default_factory=list)

@@ -2,8 +2,9 @@
 as episodes, the agents that play them, and one row per task.
 
 - Tasks: the environment's own list (agemem/envs), cut by `benchmark.path` (ALFWorld games, PDDL problems),
-  `benchmark.tasks` / `seeds` / `variations` (ScienceWorld task types and variations, BabyAI levels and seeds) and
-  `eval.num_episodes` (the first N). Each task is an `Episode` whose `metadata.task_id` the env episode plays and
+  `benchmark.tasks` (ScienceWorld task types, BabyAI levels; for ALFWorld and PDDL a filter on the task family:
+  task type, domain), `seeds` / `variations` (BabyAI seeds, ScienceWorld variations) and `eval.num_episodes` (the
+  first N). Each task is an `Episode` whose `metadata.task_id` the env episode plays and
   whose category is its family (ALFWorld task type, ScienceWorld task type, BabyAI level, PDDL domain).
 - Agents: `agemem` (the memory tools), `no_memory`, `rag`, `mem0` (stages/env_episode.py), and `oracle`: the
   agemem episode played by the scripted `EnvOracleEngine` (agemem/rollout/env_oracle.py), its step limit raised
@@ -40,9 +41,9 @@ def env_kwargs(cfg: BenchmarkConfig) -> dict[str, Any]:
     if cfg.name not in ENV_NAMES:
         raise ValueError(f"benchmark.name={cfg.name!r}: the interactive benchmarks are {list(ENV_NAMES)}")
     kwargs: dict[str, Any] = {}
-    if cfg.name in FOLDER_ENVS:
-        if cfg.tasks or cfg.seeds:
-            raise ValueError(f"benchmark.tasks / benchmark.seeds: {cfg.name} takes its tasks from benchmark.path")
+    if cfg.name in FOLDER_ENVS:  # benchmark.tasks filters its tasks by family (env_episodes)
+        if cfg.seeds:
+            raise ValueError(f"benchmark.seeds: {cfg.name} takes its tasks from benchmark.path")
         if cfg.path is not None:
             if not Path(cfg.path).is_dir():
                 raise FileNotFoundError(f"benchmark.path={cfg.path!r}: no such folder")
@@ -86,6 +87,13 @@ def env_episodes(cfg: BenchmarkConfig, num_episodes: int) -> tuple[list[Episode]
         raise ValueError(f"benchmark.tasks / benchmark.variations: {error}") from error
     task_ids = env.task_ids()
     env.close()
+    if cfg.name in FOLDER_ENVS and cfg.tasks:
+        families = {task_family(cfg.name, t) for t in task_ids}
+        unknown = [f for f in cfg.tasks if f not in families]
+        if unknown:
+            raise ValueError(f"benchmark.tasks: {unknown} are not {cfg.name} task families here; valid: "
+                             f"{sorted(families)}")
+        task_ids = [t for t in task_ids if task_family(cfg.name, t) in cfg.tasks]
     chosen = task_ids[:num_episodes] if num_episodes else task_ids
     episodes = [Episode(id=t, source=cfg.name, contexts=[t], distractors=[], question=f"solve {cfg.name} task {t}",
                         answers=["success"], category=task_family(cfg.name, t),
