@@ -275,17 +275,23 @@ def mem0_trajectory(episode: Episode, group_index: int, state: AgentState, setti
             facts = [f.strip(" -*\t") for f in raw.splitlines() if len(words(f)) >= 2] or split_facts(text)
         else:
             facts = split_facts(text)
-        for fact in facts:
-            best = max(((jaccard(fact, e.content), e) for e in state.ltm.entries()), key=lambda p: p[0],
-                       default=(0.0, None))
-            if best[1] is not None and best[0] >= options.dedup_threshold:
-                if best[1].content != fact:
-                    state.ltm.update(best[1].id, fact, {"source": "mem0_update"})
-            else:
-                state.ltm.add(fact, {"source": "mem0_add"})
+        mem0_store(state, facts, options.dedup_threshold)
     hits = state.ltm.search(episode.question, top_k=options.top_k)
     yield from _ask_with_memories(traj, episode, state, settings, [e.content for e, _ in hits])
     return traj
+
+
+def mem0_store(state: AgentState, facts: list[str], dedup_threshold: float) -> None:
+    """Mem0's add-or-update: a fact replaces its nearest stored fact when their word-set Jaccard reaches the
+    threshold (left alone when identical), otherwise it is added."""
+    for fact in facts:
+        best = max(((jaccard(fact, e.content), e) for e in state.ltm.entries()), key=lambda p: p[0],
+                   default=(0.0, None))
+        if best[1] is not None and best[0] >= dedup_threshold:
+            if best[1].content != fact:
+                state.ltm.update(best[1].id, fact, {"source": "mem0_update"})
+        else:
+            state.ltm.add(fact, {"source": "mem0_add"})
 
 
 def _parse_note(raw: str, text: str, n: int) -> tuple[list[str], str]:

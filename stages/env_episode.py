@@ -54,7 +54,7 @@ from stages.baselines import (
     NO_TOOLS,
     RETRIEVED_INPUT,
     BaselineOptions,
-    jaccard,
+    mem0_store,
     split_facts,
     strip_think,
 )
@@ -285,14 +285,7 @@ def _remember(state: AgentState, options: EnvOptions, text: str) -> None:
     if options.mode == "rag":
         state.ltm.add(text, {"source": "message"})
     elif options.mode == "mem0":
-        for fact in split_facts(text) or [text]:
-            best = max(((jaccard(fact, e.content), e) for e in state.ltm.entries()), key=lambda p: p[0],
-                       default=(0.0, None))
-            if best[1] is not None and best[0] >= options.baseline.dedup_threshold:
-                if best[1].content != fact:
-                    state.ltm.update(best[1].id, fact, {"source": "mem0_update"})
-            else:
-                state.ltm.add(fact, {"source": "mem0_add"})
+        mem0_store(state, split_facts(text) or [text], options.baseline.dedup_threshold)
 
 
 def _retrieval_context(state: AgentState, options: EnvOptions, task: dict[str, str],
