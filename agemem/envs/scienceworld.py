@@ -7,6 +7,8 @@ The simulator's action space is templates over the visible objects (thousands of
 `valid_actions` is None; an action it cannot parse gets its own answer ("No known action matches that input.").
 """
 
+import logging
+
 from scienceworld import ScienceWorldEnv as _Simulator
 
 from agemem.envs.protocol import AGENTBOARD_STEP_LIMIT, EnvObservation, EnvStep, EpisodeClock, not_started
@@ -31,6 +33,9 @@ TEST_VARIATIONS = {
     "use-thermometer": (405, 406, 407),
 }
 _SIMULATOR_STEP_LIMIT = 100_000  # the simulator's own limit; episodes end at `step_limit` here
+# py4j logs the gateway's routine shutdown race (the Java side gone first) as an INFO record with a traceback, once
+# per closed task: a user reading the log would take it for a failure. Its warnings and errors still show.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 class ScienceWorldEnv:

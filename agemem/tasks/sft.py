@@ -2,7 +2,8 @@
 
 The demonstrations are expert rollouts through the real collector, turned into the trainer's step samples; the
 loss is the token-mean negative log-likelihood of the target (response) tokens only. Validation runs full greedy
-episodes every `sft.eval_every` steps and stops at `sft.success_threshold`. The result is saved as a checkpoint in
+episodes every `sft.eval_every` steps and stops `sft.steps_past_threshold` steps after it first reaches
+`sft.success_threshold`. The result is saved as a checkpoint in
 the trainer's format and as a transformers folder (`hf_model/`) that `model.path=` loads.
 """
 
@@ -96,6 +97,7 @@ def run_sft(cfg: Config) -> None:
     rng = random.Random(cfg.seed * 7919 + rank)
     val = validation_episodes(cfg, val_set)
     start, step, success = time.perf_counter(), 0, 0.0
+    stop_at: int | None = None  # set when validation first reaches the threshold
     recent: deque[float] = deque(maxlen=cfg.sft.eval_every)  # the last eval_every training losses
     bar = tqdm(range(1, cfg.sft.max_steps + 1), desc="sft", disable=rank != 0)
     for step in bar:
@@ -110,7 +112,9 @@ def run_sft(cfg: Config) -> None:
             log.info("sft step %d loss %.4f val success %.3f", step, metrics["sft/loss"], success)
         logger.log(step, metrics)
         bar.set_postfix(loss=f"{metrics['sft/loss']:.3f}", success=f"{success:.2f}")
-        if "eval/success" in metrics and success >= cfg.sft.success_threshold:
+        if stop_at is None and "eval/success" in metrics and success >= cfg.sft.success_threshold:
+            stop_at = step + cfg.sft.steps_past_threshold
+        if stop_at is not None and step >= stop_at:
             break
     if cfg.trainer.heldout_tasks:  # the SFT model's held-out success: where the RL runs (task=demo) start from
         engine.load_weights(full_state_dict(actor, cfg.trainer.lora_rank > 0).items())

@@ -17,11 +17,13 @@ from agemem.tasks.sft import run_sft
 SFT_SUCCESS = 0.0  # validation and held-out success after the 8 steps of the first test
 
 
-def test_a_few_sft_steps_lower_the_loss_and_export(tmp_path):
+def test_a_few_sft_steps_lower_the_loss_stop_past_the_threshold_and_export(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
     cmd = [sys.executable, "run.py", "task=sft", f"out={tmp_path}", f"hydra.run.dir={tmp_path}/hydra",
            "data.difficulty=0", "data.size=60", "curriculum.num_distractors=1", "sft.demo_tasks=12",
-           "sft.batch_size=16", "sft.max_steps=8", "sft.eval_every=8", "sft.eval_tasks=2", "sft.lr=3e-3",
+           "sft.batch_size=16", "sft.max_steps=20", "sft.eval_every=4", "sft.eval_tasks=2", "sft.lr=3e-3",
+           # validation at step 4 reaches the threshold 0, so SFT trains 4 steps more and stops at step 8
+           "sft.success_threshold=0", "sft.steps_past_threshold=4",
            "rollout.max_new_tokens=8", "trainer.heldout_tasks=3"]
     result = subprocess.run(cmd, check=False, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                             timeout=600)
@@ -29,6 +31,7 @@ def test_a_few_sft_steps_lower_the_loss_and_export(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     losses = [r["sft/loss"] for r in records if "sft/loss" in r]
     assert len(losses) == 8 and losses[-1] < 0.7 * losses[0], losses
+    assert [r["step"] for r in records if "eval/success" in r] == [4, 8]
     # Greedy and deterministic, pinned (re-pin when stages, rewards or the tiny model change): 8 steps are far too
     # few for the tiny model to answer anything.
     assert records[-2]["step"] == 8 and records[-2]["eval/success"] == SFT_SUCCESS
