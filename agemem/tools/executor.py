@@ -39,8 +39,8 @@ ERRORS = ("unknown_tool", "bad_arguments", "unknown_memory_id", "not_confirmed",
 _PARAMETERS: dict[str, dict[str, Any]] = {s["function"]["name"]: s["function"]["parameters"] for s in TOOL_SCHEMAS}
 
 
-class _ToolError(Exception):
-    """A model mistake found inside a handler: its `data["error"]` kind and the text the agent reads."""
+class ToolCallError(Exception):
+    """A model mistake found inside a tool handler (AgeMem's or Mem-α's): its `data["error"]` kind and the text the agent reads."""
 
     def __init__(self, kind: str, problem: str):
         super().__init__(problem)
@@ -87,7 +87,7 @@ def validate_arguments(tool: str, arguments: Any) -> tuple[dict[str, Any], str |
 
 def _nonempty(args: dict[str, Any], name: str) -> str:
     if not args[name].strip():
-        raise _ToolError("bad_arguments", f"argument {name} is empty")
+        raise ToolCallError("bad_arguments", f"argument {name} is empty")
     return args[name]
 
 
@@ -106,7 +106,7 @@ def _delete(args: dict[str, Any], state: AgentState, summarizer: Summarizer) -> 
     memory_id = args["memory_id"]
     state.ltm.get(memory_id)  # an unknown id is reported before a missing confirmation
     if args["confirmation"] is not True:
-        raise _ToolError("not_confirmed", f"{memory_id} was not deleted: confirmation must be true")
+        raise ToolCallError("not_confirmed", f"{memory_id} was not deleted: confirmation must be true")
     state.ltm.delete(memory_id)
     return f"[memory tool result]\nmemory_deleted:{memory_id}", {"memory_id": memory_id, "deleted": True}
 
@@ -114,7 +114,7 @@ def _delete(args: dict[str, Any], state: AgentState, summarizer: Summarizer) -> 
 def _retrieve(args: dict[str, Any], state: AgentState, summarizer: Summarizer) -> tuple[str, dict[str, Any]]:
     top_k = args.get("top_k", state.retrieve_top_k)
     if top_k < 1:
-        raise _ToolError("bad_arguments", f"top_k must be at least 1, got {top_k}")
+        raise ToolCallError("bad_arguments", f"top_k must be at least 1, got {top_k}")
     hits = state.ltm.search(_nonempty(args, "query"), top_k, args.get("metadata_filter"))
     lines = [f"- {entry.content} (Memory ID: {entry.id})" for entry, _ in hits] or ["(none)"]
     retrieved = [{"id": e.id, "content": e.content, "score": score} for e, score in hits]
@@ -165,7 +165,7 @@ def execute_call(call: ToolCall, state: AgentState, summarizer: Summarizer) -> T
         return _error(call, arguments, "bad_arguments", f"{call.name}: {problem}")
     try:
         message, data = _HANDLERS[call.name](args, state, summarizer)
-    except _ToolError as mistake:
+    except ToolCallError as mistake:
         return _error(call, arguments, mistake.kind, f"{call.name}: {mistake.problem}")
     except UnknownMemoryId as unknown:
         return _error(call, arguments, "unknown_memory_id", f"{call.name}: {unknown}")

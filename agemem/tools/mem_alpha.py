@@ -24,6 +24,7 @@ from agemem.memory.mem_alpha import (
     UnknownItemId,
 )
 from agemem.records import Action, ToolCall, ToolResult
+from agemem.tools.executor import ToolCallError
 
 NEW_MEMORY_INSERT = "new_memory_insert"
 MEMORY_UPDATE = "memory_update"
@@ -118,24 +119,15 @@ MEM_ALPHA_TOOL_SCHEMAS: list[dict[str, Any]] = [
 _PARAMETERS = {s["function"]["name"]: s["function"]["parameters"] for s in MEM_ALPHA_TOOL_SCHEMAS}
 
 
-class _CallError(Exception):
-    """A model mistake: its `data["error"]` kind and the text the agent reads."""
-
-    def __init__(self, kind: str, problem: str):
-        super().__init__(problem)
-        self.kind = kind
-        self.problem = problem
-
-
 def _arguments(tool: str, arguments: Any) -> dict[str, str]:
-    """The call's schema arguments as strings (JSON null counts as absent); `_CallError` when they are bad."""
+    """The call's schema arguments as strings (JSON null counts as absent); `ToolCallError` when they are bad."""
     if not isinstance(arguments, dict):
-        raise _CallError("bad_arguments", f"arguments must be a JSON object, got {type(arguments).__name__}")
+        raise ToolCallError("bad_arguments", f"arguments must be a JSON object, got {type(arguments).__name__}")
     parameters = _PARAMETERS[tool]
     given = {k: v for k, v in arguments.items() if v is not None}
     missing = [name for name in parameters["required"] if name not in given]
     if missing:
-        raise _CallError("bad_arguments", f"missing required argument(s) {', '.join(missing)}")
+        raise ToolCallError("bad_arguments", f"missing required argument(s) {', '.join(missing)}")
     clean: dict[str, str] = {}
     for name, spec in parameters["properties"].items():
         if name not in given:
@@ -144,13 +136,13 @@ def _arguments(tool: str, arguments: Any) -> dict[str, str]:
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str):
-            raise _CallError("bad_arguments", f"argument {name} must be a string, got {given[name]!r}")
+            raise ToolCallError("bad_arguments", f"argument {name} must be a string, got {given[name]!r}")
         if "enum" in spec and value not in spec["enum"]:
-            raise _CallError("bad_arguments", f"{name} must be one of {', '.join(spec['enum'])}, got {value!r}")
+            raise ToolCallError("bad_arguments", f"{name} must be one of {', '.join(spec['enum'])}, got {value!r}")
         clean[name] = value.strip() if name == "memory_id" else value
     for name in ("content", "new_content"):
         if name in clean and not clean[name].strip():
-            raise _CallError("bad_arguments", f"argument {name} is empty")
+            raise ToolCallError("bad_arguments", f"argument {name} is empty")
     return clean
 
 
@@ -204,7 +196,7 @@ def execute_mem_alpha_call(call: ToolCall, memory: MemAlphaMemory, *, allow_sear
         return _error(call, arguments, "search_not_allowed", problem)
     try:
         message, data = _run(call.name, _arguments(call.name, call.arguments), memory)
-    except _CallError as mistake:
+    except ToolCallError as mistake:
         return _error(call, arguments, mistake.kind, f"{call.name}: {mistake.problem}")
     except UnknownItemId as unknown:
         return _error(call, arguments, "unknown_memory_id", f"{call.name}: {unknown}")
