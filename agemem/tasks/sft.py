@@ -11,8 +11,10 @@ import logging
 import random
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 
+import torch
 from tqdm import tqdm
 
 from agemem.collective import all_reduce_sum
@@ -72,6 +74,20 @@ def validation_success(cfg: Config, engine: Engine, tokenizer, settings, val: li
     return all_reduce_sum([success])[0] / world
 
 
+def anneal_to_zero(scheduler: torch.optim.lr_scheduler.LambdaLR, start: int, steps: int) -> None:
+    """Multiply the schedule by a linear decay from 1 at optimizer step `start` + 1 to 1/`steps` at `start` +
+    `steps`: once copying has clicked, a constant high rate makes validation swing (0.36 → 0.09 within 60 steps,
+    docs/LOG.md session 10); decaying it steadies the model RL starts from."""
+
+    def decayed(schedule: Callable[[int], float]) -> Callable[[int], float]:
+        return lambda s: schedule(s) * max(0.0, (start + steps - s) / steps)
+
+    scheduler.lr_lambdas = [decayed(schedule) for schedule in scheduler.lr_lambdas]
+    for group, base, schedule in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas,
+                                     strict=True):
+        group["lr"] = base * schedule(scheduler.last_epoch)  # the next update already uses the decayed rate
+
+
 def run_sft(cfg: Config) -> None:
     if cfg.sft.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"sft.lr_schedule={cfg.sft.lr_schedule!r}: must be one of {list(LR_SCHEDULES)}")
@@ -102,8 +118,10 @@ def run_sft(cfg: Config) -> None:
     bar = tqdm(range(1, cfg.sft.max_steps + 1), desc="sft", disable=rank != 0)
     for step in bar:
         batch = [samples[rng.randrange(len(samples))] for _ in range(cfg.sft.batch_size // world)]
+        lr = actor.get_lr()[0]  # the rate this step's update uses
         loss = sft_update(actor, batch, cfg.trainer.micro_batch_tokens, tokenizer.pad_token_id, world)
-        metrics = {"sft/loss": all_reduce_sum([loss])[0] / world, "timing_s/elapsed": time.perf_counter() - start}
+        metrics = {"sft/loss": all_reduce_sum([loss])[0] / world, "sft/lr": lr,
+                   "timing_s/elapsed": time.perf_counter() - start}
         recent.append(metrics["sft/loss"])
         ready = not cfg.sft.eval_below_loss or sum(recent) / len(recent) < cfg.sft.eval_below_loss
         if (step % cfg.sft.eval_every == 0 and ready) or step == cfg.sft.max_steps:
@@ -114,6 +132,8 @@ def run_sft(cfg: Config) -> None:
         bar.set_postfix(loss=f"{metrics['sft/loss']:.3f}", success=f"{success:.2f}")
         if stop_at is None and "eval/success" in metrics and success >= cfg.sft.success_threshold:
             stop_at = step + cfg.sft.steps_past_threshold
+            if cfg.sft.steps_past_threshold:
+                anneal_to_zero(actor.lr_scheduler, step, cfg.sft.steps_past_threshold)
         if stop_at is not None and step >= stop_at:
             break
     if cfg.trainer.heldout_tasks:  # the SFT model's held-out success: where the RL runs (task=demo) start from

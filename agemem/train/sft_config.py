@@ -31,6 +31,6 @@ class SFTConfig:
     eval_below_loss: float = 0.0
     # Stop once validation success reaches this (the step SFT "clicks" varies by seed: stop on success).
     success_threshold: float = 0.5
-    # Train this many more steps once validation has reached the threshold, then stop (0: stop at it). The step
-    # where copying clicks varies by seed; a fixed distance past it gives RL a comparable start.
+    # Train this many more steps once validation has reached the threshold, the rate decaying linearly to 0 over
+    # them, then stop (0: stop at the threshold). Past the click a constant high rate makes validation swing.
     steps_past_threshold: int = 0

@@ -22,7 +22,7 @@ def test_a_few_sft_steps_lower_the_loss_stop_past_the_threshold_and_export(tmp_p
     cmd = [sys.executable, "run.py", "task=sft", f"out={tmp_path}", f"hydra.run.dir={tmp_path}/hydra",
            "data.difficulty=0", "data.size=60", "curriculum.num_distractors=1", "sft.demo_tasks=12",
            "sft.batch_size=16", "sft.max_steps=20", "sft.eval_every=4", "sft.eval_tasks=2", "sft.lr=3e-3",
-           # validation at step 4 reaches the threshold 0, so SFT trains 4 steps more and stops at step 8
+           # validation at step 4 reaches the threshold 0, so SFT trains 4 steps more (the rate decaying) and stops at 8
            "sft.success_threshold=0", "sft.steps_past_threshold=4",
            "rollout.max_new_tokens=8", "trainer.heldout_tasks=3"]
     result = subprocess.run(cmd, check=False, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
@@ -32,6 +32,8 @@ def test_a_few_sft_steps_lower_the_loss_stop_past_the_threshold_and_export(tmp_p
     losses = [r["sft/loss"] for r in records if "sft/loss" in r]
     assert len(losses) == 8 and losses[-1] < 0.7 * losses[0], losses
     assert [r["step"] for r in records if "eval/success" in r] == [4, 8]
+    # Past the threshold the rate decays linearly to 0 over the 4 extra steps.
+    assert [r["sft/lr"] for r in records if "sft/lr" in r] == pytest.approx([3e-3] * 5 + [2.25e-3, 1.5e-3, 7.5e-4])
     # Greedy and deterministic, pinned (re-pin when stages, rewards or the tiny model change): 8 steps are far too
     # few for the tiny model to answer anything.
     assert records[-2]["step"] == 8 and records[-2]["eval/success"] == SFT_SUCCESS
