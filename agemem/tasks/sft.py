@@ -2,8 +2,8 @@
 
 The demonstrations are expert rollouts through the real collector, turned into the trainer's step samples; the
 loss is the token-mean negative log-likelihood of the target (response) tokens only. Validation runs full greedy
-episodes every `sft.eval_every` steps and stops `sft.steps_past_threshold` steps after it first reaches
-`sft.success_threshold`. The result is saved as a checkpoint in
+episodes every `sft.eval_every` steps and stops `sft.steps_past_threshold` steps (the rate annealed) after it
+first reaches `sft.success_threshold`, or earlier at `sft.stop_success`. The result is saved as a checkpoint in
 the trainer's format and as a transformers folder (`hf_model/`) that `model.path=` loads.
 """
 
@@ -47,6 +47,7 @@ from agemem.train.checkpoint import save_checkpoint
 from agemem.train.distributed import full_state_dict, init_distributed, shutdown_distributed
 from agemem.train.logger import MetricsLogger
 from agemem.train.setup import LR_SCHEDULES, build_actor, export_hf
+from agemem.train.sft_config import SFTConfig
 from agemem.train.update import sft_update
 from data_gen.splits import train_val_episodes
 
@@ -72,6 +73,17 @@ def validation_success(cfg: Config, engine: Engine, tokenizer, settings, val: li
                                   world)["eval/qa_accuracy"]
     success, _ = greedy_success(val[rank::world], engine, settings, tokenizer)
     return all_reduce_sum([success])[0] / world
+
+
+def sft_stop_step(sft: SFTConfig, step: int, success: float, stop_at: int | None) -> int | None:
+    """The step SFT stops at after a validation of `success` at `step` (None: not yet known). The first validation
+    at or above `sft.success_threshold` sets it `sft.steps_past_threshold` steps ahead; from then on a validation
+    at or above `sft.stop_success` (when > 0) moves it to the current step."""
+    if stop_at is None and success >= sft.success_threshold:
+        stop_at = step + sft.steps_past_threshold
+    if stop_at is not None and 0 < sft.stop_success <= success:
+        stop_at = step
+    return stop_at
 
 
 def anneal_to_zero(scheduler: torch.optim.lr_scheduler.LambdaLR, start: int, steps: int) -> None:
@@ -130,10 +142,10 @@ def run_sft(cfg: Config) -> None:
             log.info("sft step %d loss %.4f val success %.3f", step, metrics["sft/loss"], success)
         logger.log(step, metrics)
         bar.set_postfix(loss=f"{metrics['sft/loss']:.3f}", success=f"{success:.2f}")
-        if stop_at is None and "eval/success" in metrics and success >= cfg.sft.success_threshold:
-            stop_at = step + cfg.sft.steps_past_threshold
-            if cfg.sft.steps_past_threshold:
+        if "eval/success" in metrics:
+            if stop_at is None and success >= cfg.sft.success_threshold and cfg.sft.steps_past_threshold:
                 anneal_to_zero(actor.lr_scheduler, step, cfg.sft.steps_past_threshold)
+            stop_at = sft_stop_step(cfg.sft, step, success, stop_at)
         if stop_at is not None and step >= stop_at:
             break
     if cfg.trainer.heldout_tasks:  # the SFT model's held-out success: where the RL runs (task=demo) start from

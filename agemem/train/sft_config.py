@@ -34,3 +34,6 @@ class SFTConfig:
     # Train this many more steps once validation has reached the threshold, the rate decaying linearly to 0 over
     # them, then stop (0: stop at the threshold). Past the click a constant high rate makes validation swing.
     steps_past_threshold: int = 0
+    # Stop at the first validation at or above this once the threshold has been reached, even inside the steps past
+    # it (0: off): RL gains most from a model that copies but is not yet near its ceiling.
+    stop_success: float = 0.0

@@ -73,3 +73,18 @@ def test_unseen_id_validation_uses_held_out_ids_but_not_the_held_out_tasks():
         validation_episodes(replace(unseen, data=replace(unseen.data, source="hotpotqa")), val)
     with pytest.raises(ValueError, match="trainer.heldout_tasks=50 needs data.source=synthetic"):
         heldout_episodes(replace(cfg.data, source="hotpotqa"), 50, 0, "trainer.heldout_tasks=50")
+
+
+def test_sft_stops_past_the_threshold_or_at_stop_success():
+    from agemem.tasks.sft import sft_stop_step
+    from agemem.train.sft_config import SFTConfig
+
+    plain = SFTConfig(success_threshold=0.35)
+    assert sft_stop_step(plain, 360, 0.349, None) is None
+    assert sft_stop_step(plain, 380, 0.35, None) == 380  # at the threshold itself
+    past = SFTConfig(success_threshold=0.35, steps_past_threshold=60, stop_success=0.5)
+    assert sft_stop_step(past, 380, 0.36, None) == 440
+    assert sft_stop_step(past, 400, 0.20, 440) == 440  # a dip inside the window changes nothing
+    assert sft_stop_step(past, 420, 0.5, 440) == 420  # stop_success ends the window early
+    assert sft_stop_step(past, 380, 0.6, None) == 380  # a first validation above both stops at once
+    assert sft_stop_step(SFTConfig(success_threshold=0.35, steps_past_threshold=60), 420, 0.9, 440) == 440
