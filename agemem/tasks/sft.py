@@ -89,7 +89,7 @@ def sft_stop_step(sft: SFTConfig, step: int, success: float, stop_at: int | None
 def anneal_to_zero(scheduler: torch.optim.lr_scheduler.LambdaLR, start: int, steps: int) -> None:
     """Multiply the schedule by a linear decay from 1 at optimizer step `start` + 1 to 1/`steps` at `start` +
     `steps`: once copying has clicked, a constant high rate makes validation swing (0.36 → 0.09 within 60 steps,
-    docs/LOG.md session 10); decaying it steadies the model RL starts from."""
+    docs/LOG.md session 10); decaying it lets the model settle instead."""
 
     def decayed(schedule: Callable[[int], float]) -> Callable[[int], float]:
         return lambda s: schedule(s) * max(0.0, (start + steps - s) / steps)

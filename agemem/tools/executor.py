@@ -40,7 +40,8 @@ _PARAMETERS: dict[str, dict[str, Any]] = {s["function"]["name"]: s["function"]["
 
 
 class ToolCallError(Exception):
-    """A model mistake found inside a tool handler (AgeMem's or Mem-α's): its `data["error"]` kind and the text the agent reads."""
+    """A model mistake found inside a tool handler (AgeMem's or Mem-α's): its `data["error"]` kind and the text the
+    agent reads."""
 
     def __init__(self, kind: str, problem: str):
         super().__init__(problem)

@@ -35,5 +35,5 @@ class SFTConfig:
     # them, then stop (0: stop at the threshold). Past the click a constant high rate makes validation swing.
     steps_past_threshold: int = 0
     # Stop at the first validation at or above this once the threshold has been reached, even inside the steps past
-    # it (0: off): RL gains most from a model that copies but is not yet near its ceiling.
+    # it (0: off): a cap on how far past the click the model RL starts from gets.
     stop_success: float = 0.0
