@@ -143,9 +143,9 @@ def run_sft(cfg: Config) -> None:
         logger.log(step, metrics)
         bar.set_postfix(loss=f"{metrics['sft/loss']:.3f}", success=f"{success:.2f}")
         if "eval/success" in metrics:
-            if stop_at is None and success >= cfg.sft.success_threshold and cfg.sft.steps_past_threshold:
-                anneal_to_zero(actor.lr_scheduler, step, cfg.sft.steps_past_threshold)
-            stop_at = sft_stop_step(cfg.sft, step, success, stop_at)
+            before, stop_at = stop_at, sft_stop_step(cfg.sft, step, success, stop_at)
+            if before is None and stop_at is not None and stop_at > step:  # the threshold, with steps to go past it
+                anneal_to_zero(actor.lr_scheduler, step, stop_at - step)
         if stop_at is not None and step >= stop_at:
             break
     if cfg.trainer.heldout_tasks:  # the SFT model's held-out success: where the RL runs (task=demo) start from
