@@ -42,6 +42,11 @@ class DataConfig:
     # Synthetic: > 0 holds out this fraction of entity_id_range's ids instead (picked by a hash: the same digits
     # as training ids, never used in training); held-out tasks then draw only from those ids.
     heldout_id_fraction: float = 0.0
+    # Synthetic: > 0 reserves the next fraction of entity_id_range's ids (the same hash) for data.reserved_ids=true
+    # runs: other training data never uses them (task=demo's RL phases train on ids its SFT model never saw).
+    reserved_id_fraction: float = 0.0
+    # Synthetic: draw entity ids only from the reserved ones (data.reserved_id_fraction).
+    reserved_ids: bool = False
     # Mem-alpha chunk streams: fewest tokens per chunk (fewer only where no cut of the messages allows it).
     chunk_min_tokens: int = 500
     # Mem-alpha chunk streams: most tokens per chunk.

@@ -54,7 +54,7 @@ from data_gen.synthetic import (
     draw_change,
     draw_value,
     fact,
-    is_heldout_id,
+    pool_suffix,
 )
 
 log = logging.getLogger("agemem")
@@ -364,8 +364,7 @@ class _SyntheticStream:
         self.rng, self.level, self.gap = rng, DIFFICULTY[spec.difficulty], gap
         self.names = EntityPool(rng, spec)
         low, high = spec.id_range
-        ids = sum(1 for n in range(low, high) if not spec.heldout_id_fraction
-                  or is_heldout_id(n, spec.heldout_id_fraction) == spec.heldout)
+        ids = sum(1 for n in range(low, high) if spec.owns(n))
         self.capacity = ids // 2  # leave room: EntityPool draws ids at random until it finds an unused one
         self.attributes: dict[str, list[str]] = {}  # planted entity → its attributes so far
         self.events: list[_Event] = []
@@ -468,8 +467,7 @@ def _pick(probes: list[_Probe], count: int, rng: random.Random) -> list[_Probe]:
 
 def synthetic_instance(index: int, seed: int, spec: SyntheticSpec, limits: Limits) -> Episode:
     """Instance number `index` of the stream defined by (`seed`, `spec`, `limits`); a pure function of them."""
-    heldout = "-heldout" if spec.heldout else ""
-    instance_id = f"{SYNTHETIC}:s{seed}-d{spec.difficulty}{heldout}-{index:06d}"
+    instance_id = f"{SYNTHETIC}:s{seed}-d{spec.difficulty}{pool_suffix(spec)}-{index:06d}"
     rng = random.Random(instance_id)
     events = _SyntheticStream(rng, spec, max(1, limits.max_tokens // FACT_TOKENS)).fill(limits.budget)
     stream = _cut(_chunked([e.text for e in events], limits), limits)

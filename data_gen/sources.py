@@ -29,7 +29,8 @@ def synthetic_spec(cfg: DataConfig) -> SyntheticSpec:
                          "held-out entities must never occur in training data")
     low, high = heldout if cfg.heldout and not cfg.heldout_id_fraction else train
     return SyntheticSpec(difficulty=cfg.difficulty, num_facts=cfg.num_facts, num_distractors=cfg.num_distractors,
-                         id_range=(low, high), heldout=cfg.heldout, heldout_id_fraction=cfg.heldout_id_fraction)
+                         id_range=(low, high), heldout=cfg.heldout, heldout_id_fraction=cfg.heldout_id_fraction,
+                         reserved_id_fraction=cfg.reserved_id_fraction, reserved=cfg.reserved_ids)
 
 
 def _synthetic(cfg: DataConfig, seed: int) -> ConversionResult:

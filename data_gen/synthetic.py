@@ -56,6 +56,10 @@ class SyntheticSpec:
     # > 0: this fraction of the ids in id_range (picked by a hash, so with the same digits as the rest) is held
     # out; a held-out episode uses only those ids and any other episode never does.
     heldout_id_fraction: float = 0.0
+    # > 0: the next fraction of the ids (by the same hash) is reserved: only episodes with `reserved` use them, so
+    # a model trained on the default data has never seen them (task=demo's RL phases train on them).
+    reserved_id_fraction: float = 0.0
+    reserved: bool = False  # draw only from the reserved ids
 
     def __post_init__(self) -> None:
         if self.difficulty not in DIFFICULTY:
@@ -65,17 +69,42 @@ class SyntheticSpec:
             raise ValueError(f"entity id range [{low}, {high}): needs at least 100 ids for distinct look-alikes")
         if self.num_facts < 0 or self.num_distractors < 0:
             raise ValueError("data.num_facts and data.num_distractors must be >= 0")
-        if not 0.0 <= self.heldout_id_fraction < 1.0:
-            raise ValueError(f"data.heldout_id_fraction={self.heldout_id_fraction}: must be in [0, 1)")
-        side = min(self.heldout_id_fraction, 1 - self.heldout_id_fraction)
-        if self.heldout_id_fraction and (high - low) * side < 100:
-            raise ValueError(f"data.heldout_id_fraction={self.heldout_id_fraction} leaves fewer than 100 ids on one "
-                             f"side of entity id range [{low}, {high})")
+        for key, fraction in (("heldout_id_fraction", self.heldout_id_fraction),
+                              ("reserved_id_fraction", self.reserved_id_fraction)):
+            if not 0.0 <= fraction < 1.0:
+                raise ValueError(f"data.{key}={fraction}: must be in [0, 1)")
+            if fraction and (high - low) * fraction < 100:
+                raise ValueError(f"data.{key}={fraction} leaves fewer than 100 ids of entity id range [{low}, {high})")
+        rest = 1.0 - self.heldout_id_fraction - self.reserved_id_fraction
+        if (self.heldout_id_fraction or self.reserved_id_fraction) and (high - low) * rest < 100:
+            raise ValueError(f"data.heldout_id_fraction={self.heldout_id_fraction} and data.reserved_id_fraction="
+                             f"{self.reserved_id_fraction} leave fewer than 100 training ids of entity id range "
+                             f"[{low}, {high})")
+        if self.reserved and not self.reserved_id_fraction:
+            raise ValueError("data.reserved_ids=true needs data.reserved_id_fraction > 0 (the ids to draw from)")
+        if self.reserved and self.heldout:
+            raise ValueError("data.reserved_ids=true and data.heldout=true: an episode draws from one id pool")
+
+    @property
+    def pool(self) -> str:
+        """The id pool this spec's episodes draw from: "heldout", "reserved" or "train"."""
+        return "heldout" if self.heldout else "reserved" if self.reserved else "train"
+
+    def owns(self, number: int) -> bool:
+        """Whether this spec's episodes may use entity id `number` (one in id_range)."""
+        if self.heldout and not self.heldout_id_fraction:
+            return True  # the whole held-out id range
+        if not (self.heldout_id_fraction or self.reserved_id_fraction):
+            return True
+        return id_pool(number, self.heldout_id_fraction, self.reserved_id_fraction) == self.pool
 
 
-def is_heldout_id(number: int, fraction: float) -> bool:
-    """Whether entity id `number` is held out when `fraction` of the ids are (a fixed multiplicative hash)."""
-    return (number * 2654435761) % 2**32 < fraction * 2**32
+def id_pool(number: int, heldout_fraction: float, reserved_fraction: float = 0.0) -> str:
+    """The pool of entity id `number`: a fixed multiplicative hash maps it to a point of [0, 1); the first
+    `heldout_fraction` of it is "heldout", the next `reserved_fraction` "reserved", the rest "train"."""
+    point = (number * 2654435761) % 2**32 / 2**32
+    return "heldout" if point < heldout_fraction else "reserved" if point < heldout_fraction + reserved_fraction \
+        else "train"
 
 
 class EntityPool:
@@ -83,12 +112,12 @@ class EntityPool:
 
     def __init__(self, rng: random.Random, spec: SyntheticSpec):
         self.rng, (self.low, self.high) = rng, spec.id_range
-        self.fraction, self.heldout = spec.heldout_id_fraction, spec.heldout
+        self.spec = spec
         self.used: set[int] = set()
 
     def allowed(self, number: int) -> bool:
-        """Unused, and on the episode's side of the held-out split (when ids are split by hash)."""
-        return number not in self.used and (not self.fraction or is_heldout_id(number, self.fraction) == self.heldout)
+        """Unused, and in the episode's id pool (when ids are split by hash)."""
+        return number not in self.used and self.spec.owns(number)
 
     def _take(self, number: int) -> str:
         self.used.add(number)
@@ -155,9 +184,13 @@ def _distractors(rng: random.Random, names: EntityPool, target: str, attribute: 
     return messages
 
 
+def pool_suffix(spec: SyntheticSpec) -> str:
+    """What an episode id says of its id pool: "" for training ids, else "-heldout" or "-reserved"."""
+    return "" if spec.pool == "train" else f"-{spec.pool}"
+
+
 def _episode_id(index: int, seed: int, spec: SyntheticSpec) -> str:
-    heldout = "-heldout" if spec.heldout else ""
-    return f"synthetic-s{seed}-d{spec.difficulty}{heldout}-{index:06d}"
+    return f"synthetic-s{seed}-d{spec.difficulty}{pool_suffix(spec)}-{index:06d}"
 
 
 def synthetic_episode(index: int, seed: int, spec: SyntheticSpec) -> Episode:
@@ -198,7 +231,8 @@ def synthetic_episode(index: int, seed: int, spec: SyntheticSpec) -> Episode:
         category=category,
         metadata={"item_id": episode_id, "difficulty": spec.difficulty, "subject": subject, "entity": target,
                   "attribute": attribute, "change": change, "value_history": history, "multihop": multihop,
-                  "contradiction": contradiction and spec.num_distractors > 0, "heldout": spec.heldout},
+                  "contradiction": contradiction and spec.num_distractors > 0, "heldout": spec.heldout,
+                  "id_pool": spec.pool},
     )
 
 

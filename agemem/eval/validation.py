@@ -52,7 +52,7 @@ def heldout_episodes(data: DataConfig, size: int, seed: int, asked_by: str) -> l
     if data.source != "synthetic":
         raise ValueError(f"{asked_by} needs data.source=synthetic (held-out entity ids); got data.source="
                          f"{data.source!r}")
-    return build_episodes(replace(data, heldout=True, size=size), seed).episodes
+    return build_episodes(replace(data, heldout=True, reserved_ids=False, size=size), seed).episodes
 
 
 def validate(engine: Engine, tokenizer: PreTrainedTokenizerBase, settings: CollectSettings, val_tasks: list[Episode],

@@ -6,7 +6,8 @@ phase stops the demo and names its folder):
     sft                 imitate the scripted expert until greedy validation success reaches sft.success_threshold,
                         then measure the SFT model's held-out success (where every RL curve starts, at step 0)
     rl_seed<s>          step-wise GRPO from the SFT model, one run per demo.rl_seeds, held-out success every
-                        trainer.eval_every steps
+                        trainer.eval_every steps; with data.reserved_id_fraction > 0 its tasks use only the
+                        reserved entity ids, which the SFT data never does (data.reserved_ids=true)
     control_seed<s>     the first seed's run with algorithm.shuffle_rewards=true (demo.shuffle_rewards)
 
 With demo.parallel_runs=N the RL phases run N at a time (each with 1/N of the threads, output in <phase>/run.log).
@@ -72,6 +73,8 @@ def plan_phases(cfg: Config, out: Path) -> list[Phase]:
     sft_model = out / "sft" / "hf_model"
     # Step 0 of every RL run is the SFT model, whose held-out success the sft phase measures once.
     rl = ["task=train", f"model.path={sft_model}", "trainer.eval_before_training=false"]
+    if cfg.data.reserved_id_fraction:  # RL trains on entity ids the SFT phase never saw
+        rl.append("data.reserved_ids=true")
     if cfg.demo.parallel_runs < 1:
         raise ValueError(f"demo.parallel_runs={cfg.demo.parallel_runs}: must be >= 1")
     phases = [Phase("sft", ["task=sft"], reuse=cfg.demo.reuse_sft)]

@@ -16,7 +16,7 @@ from data_gen.synthetic import (
     DELETED_ANSWERS,
     DIFFICULTY,
     SyntheticSpec,
-    is_heldout_id,
+    id_pool,
     synthetic_episode,
     synthetic_episodes,
 )
@@ -122,17 +122,41 @@ def _entity_ids(episodes) -> set[int]:
 def test_ids_held_out_by_hash_are_disjoint_from_training_and_have_the_same_digits():
     train = _entity_ids(synthetic_episodes(300, 0, synthetic_spec(DataConfig(heldout_id_fraction=0.1))))
     heldout = _entity_ids(synthetic_episodes(300, 0, synthetic_spec(DataConfig(heldout=True, heldout_id_fraction=0.1))))
-    assert not any(is_heldout_id(n, 0.1) for n in train)
-    assert all(is_heldout_id(n, 0.1) for n in heldout)
+    assert all(id_pool(n, 0.1) == "train" for n in train)
+    assert all(id_pool(n, 0.1) == "heldout" for n in heldout)
     assert {str(n)[0] for n in heldout} == {str(n)[0] for n in train} == set("1234567")  # the same leading digits
     assert len(heldout) > 500 and not train & heldout
-    share = sum(is_heldout_id(n, 0.1) for n in range(1000, 8000)) / 7000
+    share = sum(id_pool(n, 0.1) == "heldout" for n in range(1000, 8000)) / 7000
     assert 0.09 < share < 0.11
+
+
+def test_reserved_ids_are_a_third_pool_that_other_data_never_uses():
+    """SFT data (the default pool), the RL phases' reserved ids and the held-out ids are pairwise disjoint, and the
+    reserved pool is the next slice of the hash after the held-out one."""
+    split = {"heldout_id_fraction": 0.1, "reserved_id_fraction": 0.15}
+    train = _entity_ids(synthetic_episodes(300, 0, synthetic_spec(DataConfig(**split))))
+    reserved_set = synthetic_episodes(300, 0, synthetic_spec(DataConfig(reserved_ids=True, **split)))
+    reserved = _entity_ids(reserved_set)
+    heldout = _entity_ids(synthetic_episodes(300, 0, synthetic_spec(DataConfig(heldout=True, **split))))
+    assert not train & reserved and not train & heldout and not reserved & heldout
+    assert all(id_pool(n, 0.1, 0.15) == "reserved" for n in reserved) and len(reserved) > 400
+    assert {id_pool(n, 0.1) for n in reserved} == {"train"}  # without the reservation they were training ids
+    assert reserved_set[0].id.endswith("-reserved-000000") and reserved_set[0].metadata["id_pool"] == "reserved"
+    share = sum(id_pool(n, 0.1, 0.15) == "reserved" for n in range(1000, 8000)) / 7000
+    assert 0.13 < share < 0.17
 
 
 def test_bad_settings_are_errors_naming_the_key():
     with pytest.raises(ValueError, match="data.heldout_id_fraction=1.5"):
         SyntheticSpec(heldout_id_fraction=1.5)
+    with pytest.raises(ValueError, match="data.reserved_ids=true needs data.reserved_id_fraction > 0"):
+        synthetic_spec(DataConfig(reserved_ids=True))
+    with pytest.raises(ValueError, match="one id pool"):
+        synthetic_spec(DataConfig(reserved_ids=True, heldout=True, heldout_id_fraction=0.1, reserved_id_fraction=0.1))
+    with pytest.raises(ValueError, match="fewer than 100 training ids"):
+        synthetic_spec(DataConfig(heldout_id_fraction=0.5, reserved_id_fraction=0.49))
+    with pytest.raises(ValueError, match="data.reserved_id_fraction=0.001 leaves fewer than 100 ids"):
+        synthetic_spec(DataConfig(reserved_id_fraction=0.001))
     with pytest.raises(ValueError, match="overlaps"):
         synthetic_spec(DataConfig(entity_id_range=[1000, 9000]))
     with pytest.raises(ValueError, match="data.entity_id_range"):

@@ -77,6 +77,10 @@ def test_phases_follow_the_seeds_and_the_control_switch(tmp_path):
     assert names == ["sft", "rl_seed4", "rl_seed5", "control_seed4"]
     control = plan_phases(cfg, tmp_path)[-1].overrides
     assert "algorithm.shuffle_rewards=true" in control and f"model.path={tmp_path}/sft/hf_model" in control
+    assert not any("reserved_ids" in o for p in plan_phases(cfg, tmp_path) for o in p.overrides)
+    cfg.data.reserved_id_fraction = 0.1  # RL phases (the control too) train on ids the SFT phase never saw
+    sft, *rl = plan_phases(cfg, tmp_path)
+    assert "data.reserved_ids=true" not in sft.overrides and all("data.reserved_ids=true" in p.overrides for p in rl)
     cfg.demo.shuffle_rewards = False
     assert [p.name for p in plan_phases(cfg, tmp_path)] == ["sft", "rl_seed4", "rl_seed5"]
     cfg.demo.rl_seeds = []
