@@ -4,11 +4,8 @@ It reads only what the agent sees — the rendered prompt — so it runs as an `
 its trajectories are demonstrations in exactly the step-sample format the trainer uses (prompt ids = the context
 at that step, response ids = the expert's action). Policy: store every fact (stage 1), filter each distractor by
 its entity id (stage 2), retrieve the asked entity's facts and answer with the newest value (stage 3).
-With `skip_retrieve` = q it is an imperfect teacher: on a fraction q of the questions (picked by a hash of the
-question, so the same prompt always gets the same reply) it answers "unknown" without looking in memory.
 """
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -48,16 +45,8 @@ def _newest_value(retrieved: str, entity: str, attribute: str) -> str:
     return value
 
 
-def skips(question: str, skip_retrieve: float) -> bool:
-    """Whether the imperfect expert answers `question` without retrieving: a stable hash of the question below
-    `skip_retrieve`, so no feature of the task predicts it."""
-    point = int.from_bytes(hashlib.sha256(question.encode("utf-8")).digest()[:8], "big") / 2**64
-    return point < skip_retrieve
-
-
-def expert_response(prompt_text: str, skip_retrieve: float = 0.0) -> str:
-    """The expert's reply to a rendered ChatML prompt (ending with the assistant generation prompt); on a fraction
-    `skip_retrieve` of the questions it answers "unknown" instead of retrieving."""
+def expert_response(prompt_text: str) -> str:
+    """The expert's reply to a rendered ChatML prompt (ending with the assistant generation prompt)."""
     turns = _TURN.findall(prompt_text)
     inputs = [(role, content) for role, content in turns if role != "assistant" and role != "system"]
     if not inputs:
@@ -73,7 +62,7 @@ def expert_response(prompt_text: str, skip_retrieve: float = 0.0) -> str:
         return _call(FILTER_CONTEXT, {"criteria": entities[0]}, "irrelevant") if entities else DONE
     if last.startswith("[question]\n"):
         match = _QUESTION.search(last)
-        if not match or skips(last, skip_retrieve):
+        if not match:
             return "<answer>unknown</answer>"
         return _call(RETRIEVE_MEMORY, {"query": f"{match.group(1)} {match.group(2)}"}, "recall")
     if "[retrieved memories]" in last:
@@ -87,15 +76,13 @@ def expert_response(prompt_text: str, skip_retrieve: float = 0.0) -> str:
 class ExpertEngine:
     """An `Engine` whose completions are the expert's actions (log-probs 0: it is deterministic)."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, skip_retrieve: float = 0.0):
-        if not 0.0 <= skip_retrieve <= 1.0:
-            raise ValueError(f"sft.expert_skip_retrieve={skip_retrieve}: must be in [0, 1]")
-        self.tokenizer, self.skip_retrieve = tokenizer, skip_retrieve
+    def __init__(self, tokenizer: PreTrainedTokenizerBase):
+        self.tokenizer = tokenizer
 
     def generate(self, prompts: list[list[int]], sampling: SamplingParams) -> list[Generation]:
         out = []
         for prompt in prompts:
-            text = expert_response(self.tokenizer.decode(prompt, skip_special_tokens=False), self.skip_retrieve)
+            text = expert_response(self.tokenizer.decode(prompt, skip_special_tokens=False))
             ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
             out.append(Generation(ids, [0.0] * len(ids), FINISH_STOP))
         return out

@@ -37,6 +37,3 @@ class SFTConfig:
     # Stop at the first validation at or above this once the threshold has been reached, even inside the steps past
     # it (0: off): a cap on how far past the click the model RL starts from gets.
     stop_success: float = 0.0
-    # An imperfect teacher: on this fraction of the questions (by a hash of the question) the expert answers
-    # "unknown" without retrieving, so the SFT model retrieves only sometimes and RL has a gap to close (0: never).
-    expert_skip_retrieve: float = 0.0

@@ -49,24 +49,3 @@ def test_expert_answers_with_the_newest_value():
               "- Entity E13's age is 99. (Memory ID: mem_9)\n</tool_response><|im_end|>\n<|im_start|>assistant\n")
     assert expert_response(prompt).endswith("<answer>40</answer>")
     assert expert_response(prompt.replace("E12's age is", "E77's age is")).endswith("<answer>unknown</answer>")
-
-
-def test_the_imperfect_expert_skips_retrieval_on_a_stable_fraction_of_the_questions(tokenizer):
-    """sft.expert_skip_retrieve=q: on a fraction q of the questions (a hash of the question, the same reply for the
-    same prompt) the expert answers "unknown" without a Retrieve call; every other step is the perfect expert's."""
-    episodes = synthetic_episodes(200, 5, SyntheticSpec(difficulty=0, num_distractors=1))
-    perfect = collect(episodes, 1, ExpertEngine(tokenizer), _settings(num_distractors=1), tokenizer)
-    lazy = collect(episodes, 1, ExpertEngine(tokenizer, 0.5), _settings(num_distractors=1), tokenizer)
-    skipped = [not any(r.name == "Retrieve_memory" for r in t.tool_results()) for t in lazy]
-    assert 70 < sum(skipped) < 130  # ~half of 200
-    for p, q, skip in zip(perfect, lazy, skipped):
-        assert q.answer == ("unknown" if skip else p.answer)
-        assert [s.response_ids for s in q.steps[: len(q.steps) - (1 if skip else 2)]] == \
-            [s.response_ids for s in p.steps[: len(p.steps) - 2]]  # stages 1 and 2 unchanged
-    again = collect(episodes, 1, ExpertEngine(tokenizer, 0.5), _settings(num_distractors=1), tokenizer)
-    assert [t.answer for t in again] == [t.answer for t in lazy]
-    assert all(any(r.name == "Retrieve_memory" for r in t.tool_results())
-               for t in collect(episodes[:20], 1, ExpertEngine(tokenizer, 0.0), _settings(num_distractors=1),
-                                tokenizer))
-    with pytest.raises(ValueError, match="sft.expert_skip_retrieve=1.5"):
-        ExpertEngine(tokenizer, 1.5)
