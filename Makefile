@@ -52,8 +52,12 @@ $(ENVS_STAMP): $(STAMP)
 run: $(STAMP)
 	$(PY) run.py
 
+# Tests run in TEST_WORKERS processes (pytest-xdist, work stealing: the long oracle tests run beside the rest), one
+# thread each; TEST_WORKERS=1 runs them in this process. 12 min on 2 cores instead of 28 (docs/LOG.md session 11).
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+PARALLEL_TESTS = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 test: $(STAMP) $(VLLM_STAMP) $(ENVS_STAMP)
-	$(PY) -m pytest -q -ra --durations=15
+	$(if $(PARALLEL_TESTS),OMP_NUM_THREADS=1) $(PY) -m pytest -q -ra --durations=15 $(PARALLEL_TESTS)
 
 # ruff, then the floors of DESIGN.md (pyproject.toml [tool.importlinter]): an upward import fails the build.
 lint: $(STAMP)
