@@ -44,14 +44,14 @@ def heldout_success(heldout_set: list[Episode], engine: Engine, settings: Collec
 
 
 def heldout_episodes(data: DataConfig, size: int, seed: int, asked_by: str) -> list[Episode]:
-    """`size` synthetic tasks whose entity ids are never used in training (data.heldout=true: the held-out id
-    range, or the ids held out by hash with data.heldout_id_fraction), drawn with `seed`. `asked_by` names the
+    """`size` synthetic tasks (or Mem-α chunk streams) whose entity ids are never used in training (data.heldout=true:
+    the held-out id range, or the ids held out by hash with data.heldout_id_fraction), drawn with `seed`. `asked_by` names the
     setting that asked for them in errors."""
     if not size:
         return []
-    if data.source != "synthetic":
-        raise ValueError(f"{asked_by} needs data.source=synthetic (held-out entity ids); got data.source="
-                         f"{data.source!r}")
+    if data.source not in ("synthetic", "mem_alpha_synthetic"):
+        raise ValueError(f"{asked_by} needs data.source=synthetic or mem_alpha_synthetic (held-out entity ids); got "
+                         f"data.source={data.source!r}")
     return build_episodes(replace(data, heldout=True, reserved_ids=False, size=size), seed).episodes
 
 

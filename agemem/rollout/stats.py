@@ -1,6 +1,7 @@
 """Summaries of trajectories: the per-stage table of `task=rollout` and the rollout metrics of training."""
 
 from collections import Counter
+from collections.abc import Sequence
 
 from agemem.records import Trajectory
 from agemem.tools.schemas import TOOL_NAMES
@@ -25,8 +26,9 @@ def stage_stats(trajectories: list[Trajectory]) -> dict[int, dict[str, float]]:
     return out
 
 
-def rollout_metrics(trajectories: list[Trajectory]) -> dict[str, float]:
-    """Per-trajectory means under rollout/ (turns, response and prompt lengths, format errors, endings) and tool_calls/<tool>."""
+def rollout_metrics(trajectories: list[Trajectory], tool_names: Sequence[str] = TOOL_NAMES) -> dict[str, float]:
+    """Per-trajectory means under rollout/ (turns, response and prompt lengths, format errors, endings) and
+    tool_calls/<tool> for each of `tool_names` (AgeMem's six; Mem-α's four for its runs)."""
     n = max(1, len(trajectories))
     steps = [s for t in trajectories for s in t.steps]
     calls = Counter(r.name for s in steps for r in s.tool_results)
@@ -39,7 +41,7 @@ def rollout_metrics(trajectories: list[Trajectory]) -> dict[str, float]:
         "rollout/rounds_exceeded": sum(t.rounds_exceeded for t in trajectories) / n,
         "rollout/context_overflow": sum(t.context_overflow for t in trajectories) / n,
     }
-    metrics.update({f"tool_calls/{name}/mean": calls.get(name, 0) / n for name in TOOL_NAMES})
+    metrics.update({f"tool_calls/{name}/mean": calls.get(name, 0) / n for name in tool_names})
     return metrics
 
 

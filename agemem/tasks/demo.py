@@ -10,6 +10,8 @@ phase stops the demo and names its folder):
                         reserved entity ids, which the SFT data never does (data.reserved_ids=true)
     control_seed<s>     the first seed's run with algorithm.shuffle_rewards=true (demo.shuffle_rewards)
 
+For Mem-α (`experiment=mem_alpha_cpu_demo`, reward.preset=mem_alpha) held-out success is the reader's accuracy from
+the memory each greedy rollout wrote on held-out chunk streams, and the lower panels show r1–r4 and Mem-α's tools.
 With demo.parallel_runs=N the RL phases run N at a time (each with 1/N of the threads, output in <phase>/run.log).
 Then a table, `demo_summary.json` and `demo_curves.png` (held-out success against wall time and per RL step;
 reward components and tool calls by type per RL step).
@@ -30,6 +32,8 @@ from agemem import PROJECT_ROOT
 from agemem.eval.validation import HELDOUT
 from agemem.tasks.config import Config
 from agemem.tasks.runtime import output_dir
+from agemem.tools.mem_alpha import TOOL_NAMES as MEM_ALPHA_TOOL_NAMES
+from agemem.tools.schemas import TOOL_NAMES as AGEMEM_TOOL_NAMES
 from agemem.train.logger import read_metrics
 
 log = logging.getLogger("agemem")
@@ -172,8 +176,9 @@ def summary_table(summary: dict[str, Any], phases: list[Phase]) -> str:
     return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:], footer])
 
 
-REWARD_PANEL = ("task", "context", "memory", "penalty")  # reward/<term>/mean per RL step
-TOOL_PANEL = ("Add_memory", "Update_memory", "Delete_memory", "Retrieve_memory", "Summary_context", "Filter_context")
+# The lower panels per reward preset: reward terms (reward/<term>/mean) and tools (tool_calls/<tool>/mean) per RL step.
+PANELS = {"agemem": (("task", "context", "memory", "penalty"), AGEMEM_TOOL_NAMES),
+          "mem_alpha": (("r1", "r2", "r3", "r4"), MEM_ALPHA_TOOL_NAMES)}
 
 
 def mean_curve(phases: list[Phase], key: str) -> tuple[list[int], list[float]]:
@@ -186,12 +191,12 @@ def mean_curve(phases: list[Phase], key: str) -> tuple[list[int], list[float]]:
     return steps, [sum(by_step[s]) / len(phases) for s in steps]
 
 
-def plot_curves(phases: list[Phase], summary: dict[str, Any], path: Path) -> None:
+def plot_curves(phases: list[Phase], summary: dict[str, Any], path: Path, panels: str = "agemem") -> None:
     """Top left: success against demo wall time (SFT validation, then held-out per RL run; phases shaded).
     Top right: held-out success against RL step, every seed and the control over the SFT level.
     Bottom: what the training batches did per RL step, averaged over the RL seeds (solid) and the control
-    (dotted): the reward's components, and tool calls per trajectory by type, so that a shortcut (a component
-    rising while the task falls, a tool abandoned) is visible at a glance."""
+    (dotted): the reward's components, and tool calls per trajectory by type (`panels`: a key of PANELS), so that
+    a shortcut (a component rising while the task falls, a tool abandoned) is visible at a glance."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -211,7 +216,8 @@ def plot_curves(phases: list[Phase], summary: dict[str, Any], path: Path) -> Non
     steps.axhline(summary["sft_heldout_success"], color="k", linestyle="--", label="SFT model")
     seeds = [p for p in phases[1:] if not p.name.startswith("control")]
     controls = [p for p in phases[1:] if p.name.startswith("control")]
-    for panel, names, key in ((rewards, REWARD_PANEL, "reward/{}/mean"), (tools, TOOL_PANEL, "tool_calls/{}/mean")):
+    terms, tool_names = PANELS[panels]
+    for panel, names, key in ((rewards, terms, "reward/{}/mean"), (tools, tool_names, "tool_calls/{}/mean")):
         for i, name in enumerate(names):
             color = f"C{i}"
             for group, style, label in ((seeds, "-", name), (controls, ":", None)):
@@ -254,6 +260,6 @@ def run_demo(cfg: Config) -> None:
                     process.kill()
     summary = summarize(phases, cfg.trainer.heldout_tasks, time.perf_counter() - t0)
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    plot_curves(phases, summary, out / "demo_curves.png")
+    plot_curves(phases, summary, out / "demo_curves.png", "mem_alpha" if cfg.reward.preset == "mem_alpha" else "agemem")
     print("\n" + summary_table(summary, phases))
     print(f"outputs: {out.resolve()}  (demo_summary.json, demo_curves.png, one folder per phase)")

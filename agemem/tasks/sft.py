@@ -152,7 +152,8 @@ def run_sft(cfg: Config) -> None:
         engine.load_weights(full_state_dict(actor, cfg.trainer.lora_rank > 0).items())
         heldout_set = heldout_episodes(cfg.data, cfg.trainer.heldout_tasks, cfg.trainer.heldout_seed,
                                        f"trainer.heldout_tasks={cfg.trainer.heldout_tasks}")
-        heldout = heldout_success(heldout_set, engine, settings, tokenizer, rank, world)
+        heldout = validation_success(cfg, engine, tokenizer, settings, heldout_set, rank, world) if mem_alpha \
+            else heldout_success(heldout_set, engine, settings, tokenizer, rank, world)
         logger.log(step, {HELDOUT: heldout, "timing_s/elapsed": time.perf_counter() - start})
         log.info("sft: held-out success %.3f on %d tasks", heldout, cfg.trainer.heldout_tasks)
     save_checkpoint(actor, out / "checkpoints", step, rank, logger.run_id, resume_critical_config(sft_cfg),

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from agemem.collective import reduce_metrics
-from agemem.eval.validation import heldout_episodes, validate, validate_mem_alpha
+from agemem.eval.validation import HELDOUT, heldout_episodes, validate, validate_mem_alpha
 from agemem.models import load_model, load_tokenizer
 from agemem.records import Episode, Trajectory
 from agemem.rewards import Judge, build_judge, score_batch
@@ -50,6 +50,8 @@ from agemem.tasks.runtime import (
     run_output_dir,
     seed_everything,
 )
+from agemem.tools.mem_alpha import TOOL_NAMES as MEM_ALPHA_TOOL_NAMES
+from agemem.tools.schemas import TOOL_NAMES as AGEMEM_TOOL_NAMES
 from agemem.train import checkpoint as ckpt
 from agemem.train.distributed import full_state_dict, init_distributed, shutdown_distributed
 from agemem.train.logger import MetricsLogger, truncate_after
@@ -187,7 +189,8 @@ def train_step(run: Run, step: int) -> tuple[dict[str, float], dict[str, float]]
     t0 = time.perf_counter()
     run.engine.load_weights(full_state_dict(run.actor, cfg.trainer.lora_rank > 0).items())
     timing["timing_s/weight_sync"] = time.perf_counter() - t0
-    local = {**actor_metrics, **reward_metrics, **rollout_metrics(trajectories),
+    tools = MEM_ALPHA_TOOL_NAMES if run.reader is not None else AGEMEM_TOOL_NAMES
+    local = {**actor_metrics, **reward_metrics, **rollout_metrics(trajectories, tools),
              "actor/advantages/mean": float(torch.as_tensor(
                  advantages if isinstance(advantages, torch.Tensor) else [a for per in advantages for a in per]
              ).float().mean()),
@@ -248,11 +251,16 @@ def start_run(cfg: Config) -> Run:
 
 def validate_run(run: Run) -> dict[str, float]:
     """Greedy validation of the current policy (eval/score, eval/task) and its held-out success; for Mem-α its
-    reader accuracy, compression and memory size."""
+    reader accuracy, compression and memory size, and the reader's accuracy on the held-out streams."""
     if run.reader is not None:
-        return validate_mem_alpha(run.engine, run.tokenizer, run.settings, run.val_set[: run.cfg.trainer.eval_tasks],
-                                  run.episodes_by_id, run.cfg.reward, run.reader, run.judge, run.cfg.seed, run.rank,
-                                  run.world)
+        policy, scoring = (run.engine, run.tokenizer, run.settings), (run.cfg.reward, run.reader, run.judge,
+                                                                       run.cfg.seed, run.rank, run.world)
+        val = run.val_set[: run.cfg.trainer.eval_tasks]
+        metrics = validate_mem_alpha(*policy, val, run.episodes_by_id, *scoring) if val else {}
+        if run.heldout_set:  # Mem-α's held-out success: the reader's accuracy on streams of unseen entity ids
+            by_id = {e.id: e for e in run.heldout_set}
+            metrics[HELDOUT] = validate_mem_alpha(*policy, run.heldout_set, by_id, *scoring)["eval/qa_accuracy"]
+        return metrics
     return validate(run.engine, run.tokenizer, run.settings, run.val_set[: run.cfg.trainer.eval_tasks],
                     run.heldout_set, run.episodes_by_id, run.cfg.reward, run.judge, run.cfg.seed, run.rank,
                     run.world)

@@ -50,6 +50,10 @@ def test_the_table_and_the_plot(tmp_path):
     assert "-20.0 pt" in table and "200 held-out episodes" in table
     plot_curves(phases, summary, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for phase in phases[1:]:  # a Mem-α demo's batches: r1–r4 and Mem-α's tools in the lower panels
+        phase.records += [{"step": 1, "reward/r1/mean": 0.3, "tool_calls/new_memory_insert/mean": 3.5}]
+    plot_curves(phases, summary, tmp_path / "mem_alpha.png", "mem_alpha")
+    assert (tmp_path / "mem_alpha.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_batch_curves_are_averaged_over_phases_at_steps_every_phase_logged():

@@ -22,12 +22,14 @@ from agemem.models import ModelConfig, load_model
 
 MEM_ALPHA = ["experiment=mem_alpha_cpu", "data.size=8", "trainer.total_steps=2", "trainer.save_every=1",
              "trainer.eval_every=2", "trainer.eval_tasks=2", "rollout.max_new_tokens=16", "resume=auto"]
+# Held-out streams (entity ids from the held-out range): their reader accuracy is Mem-α's eval/heldout_success.
+HELDOUT_STREAMS = ["trainer.heldout_tasks=2"]
 
 
 @pytest.fixture(scope="module")
 def mem_alpha_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("mem_alpha")
-    proc = run_train(out, *MEM_ALPHA)
+    proc = run_train(out, *MEM_ALPHA, "data.size=40", "data.val_fraction=0.2")  # 2 of ~6 validation streams
     (out / "run.log").write_text(proc.stdout + proc.stderr)
     return out
 
@@ -38,7 +40,7 @@ def test_mem_alpha_run_logs_every_reward_term(mem_alpha_run):
     for key in ("reward/r1/mean", "reward/r2/mean", "reward/r3/mean", "reward/r4/mean", "reward/total/mean",
                 "reward/memory_tokens/mean", "actor/pg_loss", "actor/grad_norm", "timing_s/reward"):
         assert key in rows[0], key
-    assert "eval/qa_accuracy" in rows[1] and "eval/compression" in rows[1]
+    assert "eval/qa_accuracy" in rows[1] and "eval/compression" in rows[1] and rows[1]["eval/tasks"] == 2
     # The untrained tiny model never writes a valid call: r1 = r2 = r4 = 0 and an empty memory (r3 = 1) in every
     # rollout, so every r_t is 0.05, every advantage exactly 0 and the update leaves the weights as they were.
     assert all(r["reward/total/mean"] == pytest.approx(0.05) and r["reward/r2/mean"] == 0 for r in rows)
@@ -54,7 +56,7 @@ def sft_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("mem_alpha_sft")
     cmd = [sys.executable, "run.py", "task=sft", "experiment=mem_alpha_cpu", f"out={out}",
            f"hydra.run.dir={out}/hydra", "sft.max_steps=50", "sft.batch_size=16", "sft.eval_every=50",
-           "sft.eval_tasks=2"]
+           "sft.eval_tasks=2", *HELDOUT_STREAMS]
     proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=train_env(out / "home"), capture_output=True, text=True,
                           timeout=600, check=False)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
@@ -63,7 +65,7 @@ def sft_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def learning_args(sft_model):
-    return [*MEM_ALPHA, "rollout.max_new_tokens=64", f"model.path={sft_model}"]
+    return [*MEM_ALPHA, "rollout.max_new_tokens=64", f"model.path={sft_model}", *HELDOUT_STREAMS]
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +86,16 @@ def test_two_steps_from_the_sft_model_change_the_parameters(learning_run, sft_mo
     assert any(0 < r["reward/r2/mean"] < 1 for r in rows), [r["reward/r2/mean"] for r in rows]
     assert all(r["actor/grad_norm"] > 0 for r in rows), [r["actor/grad_norm"] for r in rows]
     assert max_abs_diff(exported_weights(learning_run), load_file(sft_model / "model.safetensors")) > 0
+    # The held-out figure (the reader's accuracy from what the policy wrote on unseen-id streams) and Mem-α's own
+    # tools in the rollout metrics (task=demo plots both).
+    assert 0 <= rows[-1]["eval/heldout_success"] <= 1 and "eval/heldout_success" not in rows[0]
+    assert rows[0]["tool_calls/new_memory_insert/mean"] > 0 and "tool_calls/Add_memory/mean" not in rows[0]
+
+
+def test_sft_measures_the_reader_accuracy_on_held_out_streams(sft_model):
+    """Where a Mem-α demo's RL curves start: the SFT model's reader accuracy on the held-out streams."""
+    rows = read_jsonl(sft_model.parent / "metrics.jsonl")
+    assert 0 <= rows[-1]["eval/heldout_success"] <= 1 and "eval/success" in rows[-2]
 
 
 def test_a_killed_mem_alpha_run_resumes_bit_identically(learning_run, learning_args, tmp_path):
