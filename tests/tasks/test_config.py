@@ -55,18 +55,29 @@ def _choices(path: Path) -> dict[str, str]:
             for entry in entries if isinstance(entry, dict) for key, option in entry.items() if option is not None}
 
 
+def _preset_chain(path: Path) -> list[Path]:
+    """An experiment preset and the presets it includes (plain `- <other preset>` entries of its defaults list),
+    included ones first: the order Hydra merges them in before the preset's own values (`_self_` last)."""
+    entries = OmegaConf.to_container(OmegaConf.load(path)).get("defaults", [])
+    included = [path.parent / f"{e}.yaml" for e in entries if isinstance(e, str) and e != "_self_"]
+    return [chained for other in included for chained in _preset_chain(other)] + [path]
+
+
 def _expected(choices: dict[str, str]) -> dict[str, Any]:
     """What composing config.yaml with `group=option` choices must give, written out from the YAML files alone:
-    each chosen group file, then config.yaml's own values, then the experiment preset's (its group choices first)."""
+    each chosen group file, then config.yaml's own values, then the experiment preset's (its group choices first;
+    a preset that includes another takes the other's choices and values first)."""
     root = CONF / "config.yaml"
     chosen = {**_choices(root), **choices}
-    preset = CONF / "experiment" / f"{chosen.pop('experiment')}.yaml" if "experiment" in chosen else None
-    chosen.update(_choices(preset) if preset else {})
+    presets = _preset_chain(CONF / "experiment" / f"{chosen.pop('experiment')}.yaml") if "experiment" in chosen else []
+    for preset in presets:
+        chosen.update(_choices(preset))
     expected: dict[str, Any] = {}
     for group, option in chosen.items():
         expected.update(_file_values(CONF / group / f"{option}.yaml"))
     expected.update(_file_values(root))
-    expected.update(_file_values(preset) if preset else {})
+    for preset in presets:
+        expected.update(_file_values(preset))
     return expected
 
 
@@ -106,7 +117,12 @@ def test_every_group_option_composes_with_its_values(group, option):
 
 
 def test_every_experiment_preset_is_checked():
-    assert {"agemem_qwen2_5_7b", "agemem_qwen3_4b", "agemem_official_code", "cpu_demo"} <= set(_groups()["experiment"])
+    assert {"agemem_qwen2_5_7b", "agemem_qwen3_4b", "agemem_official_code", "cpu_demo",
+            "mem_alpha_cpu_demo"} <= set(_groups()["experiment"])
+    # A preset that includes another: the other's group choices and values, then its own.
+    demo = _expected({"experiment": "mem_alpha_cpu_demo"})
+    assert demo["data.source"] == "mem_alpha_synthetic" and demo["reward.reader"] == "extractive"
+    assert demo["task"] == "demo" and demo["data.size"] == 2400
     assert _expected({"experiment": "agemem_qwen3_4b"})["trainer.gradient_checkpointing"] is True
 
 
