@@ -9,13 +9,13 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from agemem.memory.config import MemoryConfig
-from agemem.models import ModelConfig, ModelPathError, load_model, load_tokenizer, resolve_model_dir
-from agemem.models.packaged import PackagedModelError
+from agemem.models import ModelConfig, load_model, load_tokenizer
 from agemem.rollout.collector import CollectSettings, collect
 from agemem.rollout.config import RolloutConfig
 from agemem.rollout.engine import SamplingParams
 from agemem.rollout.factory import build_engine
 from agemem.rollout.hf_engine import NO_HIT, HFEngine
+from agemem.tasks.runtime import prepare_model
 from stages.config import CurriculumConfig
 
 SAMPLINGS = ["greedy", "seed", "seeds"]
@@ -240,10 +240,9 @@ SMOL = ModelConfig(name="smollm2-135m-instruct", package="smollm2_135m")
 
 @pytest.fixture(scope="module")
 def smol_model_and_tokenizer():
-    try:
-        resolve_model_dir(SMOL)  # converted by any earlier task (`prepare_model`); never converted here
-    except (ModelPathError, PackagedModelError) as err:
-        pytest.skip(f"SmolLM2 is not converted in this checkout: {err}")
+    # Converts once into .cache/models (~30 s) unless another test, possibly in another pytest-xdist worker, has:
+    # publishing the folder is atomic, so two workers converting at once leave one complete copy.
+    prepare_model(SMOL)
     return load_model(SMOL), load_tokenizer(SMOL)
 
 
