@@ -44,9 +44,9 @@ def heldout_success(heldout_set: list[Episode], engine: Engine, settings: Collec
 
 
 def heldout_episodes(data: DataConfig, size: int, seed: int, asked_by: str) -> list[Episode]:
-    """`size` synthetic tasks (or Mem-α chunk streams) whose entity ids are never used in training (data.heldout=true:
-    the held-out id range, or the ids held out by hash with data.heldout_id_fraction), drawn with `seed`. `asked_by` names the
-    setting that asked for them in errors."""
+    """`size` synthetic tasks (or Mem-α chunk streams) whose entity ids are never used in training
+    (data.heldout=true: the held-out id range, or the ids held out by hash with data.heldout_id_fraction), drawn
+    with `seed`. `asked_by` names the setting that asked for them in errors."""
     if not size:
         return []
     if data.source not in ("synthetic", "mem_alpha_synthetic"):

@@ -176,7 +176,8 @@ def summary_table(summary: dict[str, Any], phases: list[Phase]) -> str:
     return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:], footer])
 
 
-# The lower panels per reward preset: reward terms (reward/<term>/mean) and tools (tool_calls/<tool>/mean) per RL step.
+# The lower panels per reward preset: reward terms (reward/<term>/mean) and tools (tool_calls/<tool>/mean) per
+# RL step.
 PANELS = {"agemem": (("task", "context", "memory", "penalty"), AGEMEM_TOOL_NAMES),
           "mem_alpha": (("r1", "r2", "r3", "r4"), MEM_ALPHA_TOOL_NAMES)}
 
@@ -260,6 +261,7 @@ def run_demo(cfg: Config) -> None:
                     process.kill()
     summary = summarize(phases, cfg.trainer.heldout_tasks, time.perf_counter() - t0)
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    plot_curves(phases, summary, out / "demo_curves.png", "mem_alpha" if cfg.reward.preset == "mem_alpha" else "agemem")
+    panels = "mem_alpha" if cfg.reward.preset == "mem_alpha" else "agemem"
+    plot_curves(phases, summary, out / "demo_curves.png", panels)
     print("\n" + summary_table(summary, phases))
     print(f"outputs: {out.resolve()}  (demo_summary.json, demo_curves.png, one folder per phase)")
