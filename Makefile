@@ -53,7 +53,7 @@ run: $(STAMP)
 	$(PY) run.py
 
 # Tests run in TEST_WORKERS processes (pytest-xdist, work stealing: the long oracle tests run beside the rest), one
-# thread each; TEST_WORKERS=1 runs them in this process. 12 min on 2 cores instead of 28 (docs/LOG.md session 11).
+# thread each; TEST_WORKERS=1 runs them in this process. 11.5 min of pytest on 2 cores, not 28 (docs/LOG.md).
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 PARALLEL_TESTS = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 test: $(STAMP) $(VLLM_STAMP) $(ENVS_STAMP)
