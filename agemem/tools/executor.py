@@ -149,29 +149,34 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], AgentState, Summarizer], tuple[st
 }
 
 
-def _error(call: ToolCall, arguments: dict[str, Any], kind: str, problem: str) -> ToolResult:
+def error_result(call: ToolCall, arguments: dict[str, Any], kind: str, problem: str) -> ToolResult:
+    """A failed call's result: the model reads `problem`; `kind` goes to the event log (also used by Mem-α's tools)."""
     return ToolResult(str(call.name), arguments, False, f"[tool error]\n{problem}", {"error": kind})
+
+
+def unknown_tool_problem(name: object, valid: tuple[str, ...]) -> str:
+    """The message for a call to a tool not in `valid`, with a hint when only the letter case is wrong."""
+    close = [n for n in valid if n.lower() == str(name).strip().lower()]
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown tool {name!r}{hint}; valid tools: {', '.join(valid)}"
 
 
 def execute_call(call: ToolCall, state: AgentState, summarizer: Summarizer) -> ToolResult:
     """Apply one call to `state`; a model mistake becomes an error result (see the module docstring)."""
     arguments = dict(call.arguments) if isinstance(call.arguments, dict) else {}
     if not isinstance(call.name, str) or call.name not in _HANDLERS:
-        close = [n for n in TOOL_NAMES if n.lower() == str(call.name).strip().lower()]
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        problem = f"unknown tool {call.name!r}{hint}; valid tools: {', '.join(TOOL_NAMES)}"
-        return _error(call, arguments, "unknown_tool", problem)
+        return error_result(call, arguments, "unknown_tool", unknown_tool_problem(call.name, TOOL_NAMES))
     args, problem = validate_arguments(call.name, call.arguments)
     if problem is not None:
-        return _error(call, arguments, "bad_arguments", f"{call.name}: {problem}")
+        return error_result(call, arguments, "bad_arguments", f"{call.name}: {problem}")
     try:
         message, data = _HANDLERS[call.name](args, state, summarizer)
     except ToolCallError as mistake:
-        return _error(call, arguments, mistake.kind, f"{call.name}: {mistake.problem}")
+        return error_result(call, arguments, mistake.kind, f"{call.name}: {mistake.problem}")
     except UnknownMemoryId as unknown:
-        return _error(call, arguments, "unknown_memory_id", f"{call.name}: {unknown}")
+        return error_result(call, arguments, "unknown_memory_id", f"{call.name}: {unknown}")
     except BadSpan as bad:
-        return _error(call, arguments, "bad_span", f"{call.name}: {bad}")
+        return error_result(call, arguments, "bad_span", f"{call.name}: {bad}")
     return ToolResult(call.name, arguments, True, message, data)
 
 

@@ -24,7 +24,7 @@ from agemem.memory.mem_alpha import (
     UnknownItemId,
 )
 from agemem.records import Action, ToolCall, ToolResult
-from agemem.tools.executor import ToolCallError
+from agemem.tools.executor import ToolCallError, error_result, unknown_tool_problem
 
 NEW_MEMORY_INSERT = "new_memory_insert"
 MEMORY_UPDATE = "memory_update"
@@ -176,10 +176,6 @@ def _run(tool: str, args: dict[str, str], memory: MemAlphaMemory) -> tuple[str, 
     return f"{len(hits)} {memory_type} item(s) found by {method}\n{lines}", data
 
 
-def _error(call: ToolCall, arguments: dict[str, Any], kind: str, problem: str) -> ToolResult:
-    return ToolResult(str(call.name), arguments, False, f"[tool error]\n{problem}", {"error": kind})
-
-
 def execute_mem_alpha_call(call: ToolCall, memory: MemAlphaMemory, *, allow_search: bool = False) -> ToolResult:
     """Apply one call to `memory`; a model mistake becomes an error result (see the module docstring).
 
@@ -187,23 +183,20 @@ def execute_mem_alpha_call(call: ToolCall, memory: MemAlphaMemory, *, allow_sear
     """
     arguments = dict(call.arguments) if isinstance(call.arguments, dict) else {}
     if not isinstance(call.name, str) or call.name not in TOOL_NAMES:
-        close = [n for n in TOOL_NAMES if n.lower() == str(call.name).strip().lower()]
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        problem = f"unknown tool {call.name!r}{hint}; valid tools: {', '.join(TOOL_NAMES)}"
-        return _error(call, arguments, "unknown_tool", problem)
+        return error_result(call, arguments, "unknown_tool", unknown_tool_problem(call.name, TOOL_NAMES))
     if call.name == SEARCH_MEMORY and not allow_search:
         problem = f"{SEARCH_MEMORY}: searching is only possible when answering questions; now store memories"
-        return _error(call, arguments, "search_not_allowed", problem)
+        return error_result(call, arguments, "search_not_allowed", problem)
     try:
         message, data = _run(call.name, _arguments(call.name, call.arguments), memory)
     except ToolCallError as mistake:
-        return _error(call, arguments, mistake.kind, f"{call.name}: {mistake.problem}")
+        return error_result(call, arguments, mistake.kind, f"{call.name}: {mistake.problem}")
     except UnknownItemId as unknown:
-        return _error(call, arguments, "unknown_memory_id", f"{call.name}: {unknown}")
+        return error_result(call, arguments, "unknown_memory_id", f"{call.name}: {unknown}")
     except SearchUnavailable as unavailable:
-        return _error(call, arguments, "search_unavailable", f"{call.name}: {unavailable}")
+        return error_result(call, arguments, "search_unavailable", f"{call.name}: {unavailable}")
     except ValueError as bad:
-        return _error(call, arguments, "bad_arguments", f"{call.name}: {bad}")
+        return error_result(call, arguments, "bad_arguments", f"{call.name}: {bad}")
     return ToolResult(call.name, arguments, True, f"[memory tool result]\n{message}", data)
 
 
