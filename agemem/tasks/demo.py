@@ -52,9 +52,11 @@ class Phase:
     reuse: bool = False  # an SFT phase already finished in its folder is read, not run again
 
     def curve(self, key: str) -> list[tuple[int, float, float]]:
-        """(step, demo wall time in s, value) of every record that has `key`."""
-        return [(int(r["step"]), self.start_s + float(r.get("timing_s/elapsed", 0.0)), float(r[key]))
-                for r in self.records if key in r]
+        """(step, demo wall time in s, value) of every record that has `key`. A reused phase ran before this demo
+        started, so its times are shifted to end at 0 (negative: earlier)."""
+        times = [float(r.get("timing_s/elapsed", 0.0)) for r in self.records]
+        offset = -max(times, default=0.0) if self.reuse else self.start_s
+        return [(int(r["step"]), offset + t, float(r[key])) for r, t in zip(self.records, times) if key in r]
 
     def heldout_curve(self, sft_success: float) -> list[tuple[int, float, float]]:
         """An RL phase's held-out curve, starting at step 0 with the SFT model it starts from."""
@@ -205,8 +207,11 @@ def plot_curves(phases: list[Phase], summary: dict[str, Any], path: Path, panels
 
     fig, ((wall, steps), (rewards, tools)) = plt.subplots(2, 2, figsize=(12, 9))
     sft = next(p for p in phases if p.name == "sft")
-    wall.axvspan(sft.start_s / 60, sft.end_s / 60, color="0.9", label="SFT phase")
     sft_curve = sft.curve("eval/success")
+    if sft.reuse:  # it ran before this demo: shown at negative times
+        wall.axvspan(min((t / 60 for _, t, _ in sft_curve), default=0.0), 0.0, color="0.9", label="SFT phase (reused)")
+    else:
+        wall.axvspan(sft.start_s / 60, sft.end_s / 60, color="0.9", label="SFT phase")
     wall.plot([t / 60 for _, t, _ in sft_curve], [v for _, _, v in sft_curve], "k--", marker=".",
               label="SFT (validation success)")
     for phase in phases[1:]:

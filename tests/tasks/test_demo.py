@@ -42,6 +42,16 @@ def test_the_summary_has_the_specified_shape():
     assert without_control["control"] is None
 
 
+def test_a_reused_sft_phase_is_placed_before_the_demo_started(tmp_path):
+    sft = _phases()[0]
+    assert [t for _, t, _ in sft.curve("eval/success")] == [20.0, 40.0]  # run by this demo: from its start
+    sft.reuse = True  # read from an earlier demo's folder: its validation ends where this demo begins
+    assert [t for _, t, _ in sft.curve("eval/success")] == [-25.0, -5.0]
+    phases = [sft, *_phases()[1:]]
+    plot_curves(phases, summarize(phases, 200, 300.0), tmp_path / "reused.png")
+    assert (tmp_path / "reused.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_the_table_and_the_plot(tmp_path):
     phases = _phases()
     summary = summarize(phases, 200, 300.0)
