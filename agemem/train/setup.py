@@ -39,6 +39,8 @@ def lr_lambda(trainer: TrainerConfig, updates_per_step: int = 1):
     training steps (`trainer.warmup_steps`, `trainer.total_steps`) of `updates_per_step` optimizer steps each."""
     if trainer.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"trainer.lr_schedule={trainer.lr_schedule!r}: must be one of {list(LR_SCHEDULES)}")
+    if trainer.warmup_steps < 0:
+        raise ValueError(f"trainer.warmup_steps={trainer.warmup_steps}: must be >= 0 (0: no warm-up)")
 
     def multiplier(update: int) -> float:
         step = update // updates_per_step

@@ -169,6 +169,8 @@ def test_lr_schedule_warms_up_then_decays():
     assert [round(multiplier(s), 4) for s in range(7)] == [0.3333, 0.6667, 1.0, 0.8536, 0.5, 0.1464, 0.0]
     with pytest.raises(ValueError, match="constant"):
         lr_lambda(replace(cfg.trainer, lr_schedule="step"))
+    with pytest.raises(ValueError, match="trainer.warmup_steps=-1"):
+        lr_lambda(replace(cfg.trainer, warmup_steps=-1))
     # With 3 optimizer steps per training step (PPO mini-batches) the schedule still counts training steps.
     per_update = lr_lambda(cfg.trainer, updates_per_step=3)
     assert [round(per_update(u), 4) for u in range(0, 21, 3)] == [round(multiplier(s), 4) for s in range(7)]
