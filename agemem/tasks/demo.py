@@ -49,7 +49,7 @@ class Phase:
     start_s: float = 0.0
     end_s: float = 0.0
     records: list[dict[str, Any]] = field(default_factory=list)  # its metrics.jsonl
-    reuse: bool = False  # an SFT phase already finished in its folder is read, not run again
+    reuse: bool = False  # an SFT phase that finished in its folder before this demo: read, not run again
 
     def curve(self, key: str) -> list[tuple[int, float, float]]:
         """(step, demo wall time in s, value) of every record that has `key`. A reused phase ran before this demo
@@ -83,7 +83,9 @@ def plan_phases(cfg: Config, out: Path) -> list[Phase]:
         rl.append("data.reserved_ids=true")
     if cfg.demo.parallel_runs < 1:
         raise ValueError(f"demo.parallel_runs={cfg.demo.parallel_runs}: must be >= 1")
-    phases = [Phase("sft", ["task=sft"], reuse=cfg.demo.reuse_sft)]
+    # Reused only when a finished SFT phase is there; otherwise it runs now and is drawn from this demo's start.
+    reuse = cfg.demo.reuse_sft and (sft_model / "config.json").is_file()
+    phases = [Phase("sft", ["task=sft"], reuse=reuse)]
     phases += [Phase(f"rl_seed{seed}", [*rl, f"seed={seed}"], seed) for seed in cfg.demo.rl_seeds]
     if cfg.demo.shuffle_rewards:
         seed = cfg.demo.rl_seeds[0]
@@ -96,7 +98,7 @@ def start_phase(phase: Phase, base_overrides: list[str], out: Path, t0: float, t
     """Launch one phase as `python run.py <caller overrides> <phase overrides> out=<out>/<name>`; None when a
     finished phase is reused. `threads` sets the child's OMP_NUM_THREADS; `quiet` sends its output to run.log."""
     folder = out / phase.name
-    if phase.reuse and (folder / "hf_model" / "config.json").is_file():
+    if phase.reuse:
         log.info("demo: reusing the finished %s phase in %s", phase.name, folder)
         return None
     command = [sys.executable, str(PROJECT_ROOT / "run.py"), *base_overrides, *phase.overrides,

@@ -92,6 +92,13 @@ def test_phases_follow_the_seeds_and_the_control_switch(tmp_path):
     control = plan_phases(cfg, tmp_path)[-1].overrides
     assert "algorithm.shuffle_rewards=true" in control and f"model.path={tmp_path}/sft/hf_model" in control
     assert not any("reserved_ids" in o for p in plan_phases(cfg, tmp_path) for o in p.overrides)
+    # demo.reuse_sft (the default) reuses only an SFT phase that finished: a fresh one is drawn as run now.
+    assert cfg.demo.reuse_sft and not plan_phases(cfg, tmp_path)[0].reuse
+    (tmp_path / "sft" / "hf_model").mkdir(parents=True)
+    (tmp_path / "sft" / "hf_model" / "config.json").write_text("{}")
+    assert plan_phases(cfg, tmp_path)[0].reuse
+    cfg.demo.reuse_sft = False
+    assert not plan_phases(cfg, tmp_path)[0].reuse
     cfg.data.reserved_id_fraction = 0.1  # RL phases (the control too) train on ids the SFT phase never saw
     sft, *rl = plan_phases(cfg, tmp_path)
     assert "data.reserved_ids=true" not in sft.overrides and all("data.reserved_ids=true" in p.overrides for p in rl)
