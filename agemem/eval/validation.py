@@ -58,16 +58,17 @@ def heldout_episodes(data: DataConfig, size: int, seed: int, asked_by: str) -> l
 def validate(engine: Engine, tokenizer: PreTrainedTokenizerBase, settings: CollectSettings, val_tasks: list[Episode],
              heldout_set: list[Episode], episodes_by_id: dict[str, Episode], reward: RewardConfig, judge: Judge,
              seed: int, rank: int, world: int) -> dict[str, float]:
-    """Greedy, one rollout per validation task scored by the run's reward (`eval/score`, `eval/task`), and the
-    held-out success when there are held-out tasks."""
-    tasks = val_tasks[rank::world]
+    """Greedy, one rollout per validation task scored by the run's reward (`eval/score`, `eval/task`; none without
+    validation tasks, rather than zeros), and the held-out success when there are held-out tasks."""
     greedy = replace(settings, rollout=replace(settings.rollout, temperature=0.0))
-    trajectories = collect(tasks, 1, engine, greedy, tokenizer, seed=seed) if tasks else []
-    scored = score_batch(trajectories, episodes_by_id, reward, judge) if tasks else []
-    n = float(len(trajectories))
-    sums = all_reduce_sum([n, sum(b.total for b in scored), sum(b.task for b in scored)])
-    metrics = {"eval/score": sums[1] / max(sums[0], 1.0), "eval/task": sums[2] / max(sums[0], 1.0),
-               "eval/tasks": sums[0]}
+    metrics: dict[str, float] = {}
+    if val_tasks:  # the same list on every rank, so every rank joins the all-reduce or none does
+        tasks = val_tasks[rank::world]
+        trajectories = collect(tasks, 1, engine, greedy, tokenizer, seed=seed) if tasks else []
+        scored = score_batch(trajectories, episodes_by_id, reward, judge) if tasks else []
+        sums = all_reduce_sum([float(len(trajectories)), sum(b.total for b in scored), sum(b.task for b in scored)])
+        metrics = {"eval/score": sums[1] / max(sums[0], 1.0), "eval/task": sums[2] / max(sums[0], 1.0),
+                   "eval/tasks": sums[0]}
     if heldout_set:
         metrics[HELDOUT] = heldout_success(heldout_set, engine, greedy, tokenizer, rank, world)
     return metrics

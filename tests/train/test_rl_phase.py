@@ -15,10 +15,12 @@ def test_a_short_rl_run_executes_every_phase_and_evaluates_held_out_tasks(refere
     """The reference run's setting with the demo's RL extras: held-out evaluation from step 0 and the
     shuffled-reward control."""
     run_train(tmp_path, "trainer.total_steps=3", "trainer.eval_every=3", "trainer.eval_before_training=true",
-              "trainer.heldout_tasks=3", "algorithm.shuffle_rewards=true", "trainer.export_hf=false", "resume=never")
+              "trainer.heldout_tasks=3", "algorithm.shuffle_rewards=true", "trainer.export_hf=false", "resume=never",
+              "trainer.eval_tasks=0")
     records = read_jsonl(tmp_path / "metrics.jsonl")
     assert [r["step"] for r in records] == [0, 1, 2, 3]
     assert set(records[0]) >= {"eval/heldout_success", "timing_s/elapsed"}
+    assert not any(k in r for r in records for k in ("eval/score", "eval/task"))  # no validation tasks: no zeros
     assert "eval/heldout_success" in records[3] and "eval/heldout_success" not in records[1]
     for record in records[1:]:
         assert all(record[k] >= 0 for k in PHASES) and record["actor/samples"] > 0
