@@ -95,6 +95,9 @@ class RewardConfig:
     reader: str = "extractive"
     # mem_alpha: semantic + episodic items the reader retrieves by BM25 for each question (core memory always).
     reader_top_k: int = 10
+    # mem_alpha, reader=extractive: what counts as answered — the gold anywhere in the retrieved text (context) or in
+    # a retrieved line that also holds every content word of the question (line: the right entity and attribute).
+    reader_match: str = "context"
     # mem_alpha, reader=llm_local: the reader model (path null: the policy's starting weights, model.*).
     reader_local: LocalJudgeConfig = field(default_factory=lambda: LocalJudgeConfig(max_new_tokens=48))
     # mem_alpha, reader=llm_http: an OpenAI-compatible endpoint answering the questions.

@@ -7,7 +7,9 @@ answer server one request at a time). Readers:
 - `extractive` (offline, the default): no model; its answer is the retrieved memory text itself, and a question
   counts as answered when that text contains a gold answer (substring EM after SQuAD normalisation, whatever the
   source's metric). It measures "is the answer in what the reader would see", an upper bound of a model reader's
-  substring EM on the same retrieval;
+  substring EM on the same retrieval. With `reward.reader_match=line` its answer is only the memory lines that
+  state every content word of the question as well (for "What is E2294's room?": the entity and the attribute),
+  as a reader would need to tell the fact from a miscopied one ("E2994's room is 568");
 - `llm_local`: a local HF model (`reward.reader_local`; path null = the policy's own starting weights), batched;
 - `llm_http`: an OpenAI-compatible endpoint (`reward.reader_http`), concurrent, cached on disk.
 A reply that fails (None) is scored as the extractive reader would score it, and counted.
@@ -38,6 +40,8 @@ from agemem.rewards.mem_alpha import compression, content_validity, qa_accuracy,
 from agemem.tools.mem_alpha import MEMORY_DELETE, WRITE_TOOLS, write_memory_type
 
 READERS = ("extractive", "llm_local", "llm_http")
+# What the extractive reader answers with: the whole context it sees, or its lines that name the question's terms.
+EXTRACTIVE_MATCHES = ("context", "line")
 METRICS = ("substring_em", "exact_match", "keyword_hit", "llm_judge")
 READER_SYSTEM = ("Answer the question using only the memory given. Reply with the answer alone, in a few words; "
                  "if the memory does not contain it, reply \"not mentioned\".")
@@ -144,10 +148,13 @@ class Reader:
     """Answers (context, question) pairs: with a completion backend, or extractively (backend None). Replies are
     cached on disk when a cache is given (a fixed reader gives the same answer to the same prompt)."""
 
-    def __init__(self, kind: str, backend: CompletionBackend | None, top_k: int, cache: JudgeCache | None = None):
+    def __init__(self, kind: str, backend: CompletionBackend | None, top_k: int, cache: JudgeCache | None = None,
+                 match: str = "context"):
         if kind not in READERS:
             raise ValueError(f"reward.reader={kind!r}: must be one of {list(READERS)}")
-        self.kind, self.backend, self.top_k, self.cache = kind, backend, top_k, cache
+        if match not in EXTRACTIVE_MATCHES:
+            raise ValueError(f"reward.reader_match={match!r}: must be one of {list(EXTRACTIVE_MATCHES)}")
+        self.kind, self.backend, self.top_k, self.cache, self.match = kind, backend, top_k, cache, match
         self.failures = 0  # replies that failed and were scored extractively
 
     @property
@@ -155,9 +162,11 @@ class Reader:
         return self.backend is None
 
     def answer(self, contexts: Sequence[str], questions: Sequence[str]) -> list[str | None]:
-        """One answer per pair, all in one backend call; the extractive reader's answer is the context."""
+        """One answer per pair, all in one backend call; the extractive reader's answer is the context (or, with
+        match "line", the context's lines that contain every content word of the question)."""
         if self.backend is None:
-            return list(contexts)
+            return list(contexts) if self.match == "context" else [stating_lines(c, q) for c, q in
+                                                                    zip(contexts, questions)]
         prompts = [reader_prompt(c, q) for c, q in zip(contexts, questions)]
         model_id = self.backend.model_id
         replies = self.cache.get_many(model_id, prompts) if self.cache else [None] * len(prompts)
@@ -169,13 +178,19 @@ class Reader:
         return replies
 
 
+def stating_lines(context: str, question: str) -> str:
+    """The lines of `context` that contain every content word of `question` (normalised), joined by newlines."""
+    terms = content_tokens(question)
+    return "\n".join(line for line in context.splitlines() if terms <= content_tokens(line))
+
+
 def build_reader(cfg: RewardConfig, policy: ModelConfig) -> Reader:
     """The reader `reward.reader` names. llm_local with `reward.reader_local.path` null reads with the policy's
     starting weights (`policy`, loaded once more and never updated: the reader stays frozen)."""
     if cfg.reader not in READERS:
         raise ValueError(f"reward.reader={cfg.reader!r}: must be one of {list(READERS)}")
     if cfg.reader == "extractive":
-        return Reader("extractive", None, cfg.reader_top_k)
+        return Reader("extractive", None, cfg.reader_top_k, match=cfg.reader_match)
     if cfg.reader == "llm_http":
         from agemem.rewards.judges.http_backend import HTTPBackend
 

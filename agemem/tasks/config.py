@@ -104,7 +104,7 @@ def choice_fields() -> dict[str, tuple[str, ...]]:
     from agemem.rewards.judges import JUDGES
     from agemem.rewards.judges.local_backend import DEVICES
     from agemem.rewards.matching import RULE_METRICS
-    from agemem.rewards.mem_alpha_reader import READERS
+    from agemem.rewards.mem_alpha_reader import EXTRACTIVE_MATCHES, READERS
     from agemem.rewards.paper_terms import TOKEN_ESTIMATES
     from agemem.rewards.presets import PAPER_WEIGHTS, PRESETS
     from agemem.rl.advantages import NORMALIZE_OVER
@@ -137,6 +137,7 @@ def choice_fields() -> dict[str, tuple[str, ...]]:
         "logger.mode": MODES, "benchmark.name": tuple(BENCHMARKS), "benchmark.split": ("all", *SPLITS),
         "agent.name": (*AGENTS, "long_context"), "mem_alpha.tool_format": VALID_FORMATS,
         "mem_alpha.prompt_style": MEM_ALPHA_PROMPT_STYLES, "reward.reader": READERS,
+        "reward.reader_match": EXTRACTIVE_MATCHES,
         "reward.reader_local.device": DEVICES, "reward.reader_local.dtype": tuple(DTYPES),
     }
 

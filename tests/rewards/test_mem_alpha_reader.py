@@ -158,6 +158,25 @@ def test_score_mem_alpha_hand_computed():
     assert scores.metrics["reward/r1/mean"] == pytest.approx(r1)
 
 
+def test_line_match_needs_the_questions_entity_and_attribute_in_the_line_that_holds_the_answer():
+    """reward.reader_match=line: a miscopied entity id or attribute no longer passes on the value alone."""
+    final = memory("", ["E2994's room is 568", "E2294's code is 568", "E2294's room is 569", "E7's room is 3"])
+    questions = [Question("What is E2294's room?", ["568"]), Question("What is E7's room?", ["3"])]
+    contexts = [memory_context(final, q.question, 10) for q in questions]
+    assert score_answers(Reader("extractive", None, 10), None, contexts, questions) == [1.0, 1.0]
+    line = Reader("extractive", None, 10, match="line")
+    assert line.answer(contexts, [q.question for q in questions]) == ["- E2294's room is 569", "- E7's room is 3"]
+    assert score_answers(line, None, contexts, questions) == [0.0, 1.0]
+    final["semantic"].append({"id": "s009", "content": "E2294's room is 568."})
+    assert score_answers(line, None, [memory_context(final, questions[0].question, 10)], questions[:1]) == [1.0]
+    with pytest.raises(ValueError, match="reward.reader_match='entity'"):
+        Reader("extractive", None, 10, match="entity")
+    from agemem.models import ModelConfig
+    from agemem.rewards.mem_alpha_reader import build_reader
+
+    assert build_reader(RewardConfig(preset="mem_alpha", reader_match="line"), ModelConfig()).match == "line"
+
+
 def test_a_trajectory_without_memory_is_refused():
     episode = Episode(id="i1", source="s", contexts=["c"], distractors=[], question="q?", answers=["a"])
     with pytest.raises(ValueError, match="memory_final"):
