@@ -111,7 +111,8 @@ def run_sft(cfg: Config) -> None:
     train_set, val_set = train_val_episodes(cfg.data, cfg.seed)
     settings = collect_settings(cfg)
     mem_alpha = cfg.reward.preset == "mem_alpha"
-    expert = MemAlphaExpertEngine(tokenizer, cfg.mem_alpha.tool_format) if mem_alpha else ExpertEngine(tokenizer)
+    expert = (MemAlphaExpertEngine(tokenizer, cfg.mem_alpha.tool_format, cfg.sft.expert_store_rate) if mem_alpha
+              else ExpertEngine(tokenizer))
     demos = collect(train_set[: cfg.sft.demo_tasks][rank::world], 1, expert, settings, tokenizer)
     samples = build_step_samples(demos, [1.0] * len(demos))
     log.info("%d expert demonstrations (%d model calls) from %d tasks", len(demos), len(samples), len(demos))

@@ -37,3 +37,6 @@ class SFTConfig:
     # Stop at the first validation at or above this once the threshold has been reached, even inside the steps past
     # it (0: off): a cap on how far past the click the model RL starts from gets.
     stop_success: float = 0.0
+    # Mem-α only: share of the facts the scripted writer stores (agemem/rollout/mem_alpha_expert.py); below 1 the
+    # demonstrations are an inconsistent writer that passes over the rest, a behaviour RL can improve on.
+    expert_store_rate: float = 1.0
