@@ -1,5 +1,6 @@
 """Validation during training and SFT, through the real collector: greedy rollouts of the validation split scored
-by the run's reward, and greedy exact-match success on held-out tasks whose entity ids training never uses.
+by the run's reward, and exact-match success on held-out tasks whose entity ids training never uses (greedy, or
+sampled at trainer.heldout_temperature with each task's own seed).
 
 Every function runs this rank's share of the tasks (rank r takes tasks r, r+world, …) and sums over ranks, so a
 figure is the same on any number of ranks.
@@ -10,6 +11,7 @@ from dataclasses import replace
 from transformers import PreTrainedTokenizerBase
 
 from agemem.collective import all_reduce_sum
+from agemem.eval.harness import episode_seed
 from agemem.records import Episode, Trajectory
 from agemem.rewards import Judge, RewardConfig, exact_match, score_batch
 from agemem.rewards.mem_alpha_reader import Reader, score_mem_alpha
@@ -18,27 +20,37 @@ from agemem.rollout.engine import Engine
 from data_gen.config import DataConfig
 from data_gen.sources import build_episodes
 
-# Greedy exact-match success on the held-out tasks (trainer.heldout_tasks): the metric's name in metrics.jsonl.
+# Exact-match success on the held-out tasks (trainer.heldout_tasks): the metric's name in metrics.jsonl.
 HELDOUT = "eval/heldout_success"
 
 
-def greedy_success(
-    episodes: list[Episode], engine: Engine, settings: CollectSettings, tokenizer: PreTrainedTokenizerBase
+def at_temperature(settings: CollectSettings, temperature: float) -> CollectSettings:
+    """`settings` decoding at `temperature` (0: greedy)."""
+    return replace(settings, rollout=replace(settings.rollout, temperature=temperature))
+
+
+def answer_success(
+    episodes: list[Episode], engine: Engine, settings: CollectSettings, tokenizer: PreTrainedTokenizerBase,
+    temperature: float = 0.0, seed: int = 0,
 ) -> tuple[float, list[Trajectory]]:
-    """Fraction of episodes whose greedy single rollout answers exactly right (normalised exact match)."""
+    """Fraction of episodes whose single rollout at `temperature` (0: greedy) answers exactly right (normalised
+    exact match). Each episode samples from its own seed (`seed` and its id): the figure does not depend on how
+    the episodes are split over ranks or batched."""
     if not episodes:
         return 0.0, []
-    greedy = replace(settings, rollout=replace(settings.rollout, temperature=0.0))
-    trajectories = collect(episodes, 1, engine, greedy, tokenizer)
+    trajectories = collect(episodes, 1, engine, at_temperature(settings, temperature), tokenizer,
+                           episode_seeds=[episode_seed(seed, e.id) for e in episodes])
     hits = [exact_match(t.answer, e.answers) if t.answer is not None else 0.0 for t, e in zip(trajectories, episodes)]
     return sum(hits) / len(hits), trajectories
 
 
 def heldout_success(heldout_set: list[Episode], engine: Engine, settings: CollectSettings,
-                    tokenizer: PreTrainedTokenizerBase, rank: int, world: int) -> float:
-    """Greedy exact-match success over all of `heldout_set`; rank r runs tasks r, r+world, …"""
+                    tokenizer: PreTrainedTokenizerBase, rank: int, world: int, temperature: float = 0.0,
+                    seed: int = 0) -> float:
+    """Exact-match success over all of `heldout_set` at `temperature` (see `answer_success`); rank r runs tasks
+    r, r+world, …"""
     tasks = heldout_set[rank::world]
-    success, _ = greedy_success(tasks, engine, settings, tokenizer)
+    success, _ = answer_success(tasks, engine, settings, tokenizer, temperature, seed)
     n, hits = all_reduce_sum([float(len(tasks)), success * len(tasks)])
     return hits / max(n, 1.0)
 
@@ -57,10 +69,12 @@ def heldout_episodes(data: DataConfig, size: int, seed: int, asked_by: str) -> l
 
 def validate(engine: Engine, tokenizer: PreTrainedTokenizerBase, settings: CollectSettings, val_tasks: list[Episode],
              heldout_set: list[Episode], episodes_by_id: dict[str, Episode], reward: RewardConfig, judge: Judge,
-             seed: int, rank: int, world: int) -> dict[str, float]:
+             seed: int, rank: int, world: int, heldout_temperature: float = 0.0,
+             heldout_seed: int = 0) -> dict[str, float]:
     """Greedy, one rollout per validation task scored by the run's reward (`eval/score`, `eval/task`; none without
-    validation tasks, rather than zeros), and the held-out success when there are held-out tasks."""
-    greedy = replace(settings, rollout=replace(settings.rollout, temperature=0.0))
+    validation tasks, rather than zeros), and the held-out success when there are held-out tasks (at
+    `heldout_temperature`, sampled from `heldout_seed`)."""
+    greedy = at_temperature(settings, 0.0)
     metrics: dict[str, float] = {}
     if val_tasks:  # the same list on every rank, so every rank joins the all-reduce or none does
         tasks = val_tasks[rank::world]
@@ -70,19 +84,22 @@ def validate(engine: Engine, tokenizer: PreTrainedTokenizerBase, settings: Colle
         metrics = {"eval/score": sums[1] / max(sums[0], 1.0), "eval/task": sums[2] / max(sums[0], 1.0),
                    "eval/tasks": sums[0]}
     if heldout_set:
-        metrics[HELDOUT] = heldout_success(heldout_set, engine, greedy, tokenizer, rank, world)
+        metrics[HELDOUT] = heldout_success(heldout_set, engine, settings, tokenizer, rank, world,
+                                           heldout_temperature, heldout_seed)
     return metrics
 
 
 def validate_mem_alpha(engine: Engine, tokenizer: PreTrainedTokenizerBase, settings: CollectSettings,
                        val_tasks: list[Episode], episodes_by_id: dict[str, Episode], reward: RewardConfig,
-                       reader: Reader, judge: Judge, seed: int, rank: int, world: int) -> dict[str, float]:
-    """Mem-α validation: one greedy chunk-stream rollout per validation instance, its final memory read by the
-    frozen reader: the mean reward (`eval/score`), the reader's accuracy (`eval/qa_accuracy`, r1), compression
-    (`eval/compression`, r3) and memory size in tokens (`eval/memory_tokens`)."""
+                       reader: Reader, judge: Judge, seed: int, rank: int, world: int,
+                       temperature: float = 0.0) -> dict[str, float]:
+    """Mem-α validation: one chunk-stream rollout per validation instance at `temperature` (0: greedy; else each
+    instance samples from `seed` and its id, on any rank count), its final memory read by the frozen reader: the
+    mean reward (`eval/score`), the reader's accuracy (`eval/qa_accuracy`, r1), compression (`eval/compression`,
+    r3) and memory size in tokens (`eval/memory_tokens`)."""
     tasks = val_tasks[rank::world]
-    greedy = replace(settings, rollout=replace(settings.rollout, temperature=0.0))
-    trajectories = collect(tasks, 1, engine, greedy, tokenizer, seed=seed) if tasks else []
+    trajectories = collect(tasks, 1, engine, at_temperature(settings, temperature), tokenizer,
+                           episode_seeds=[episode_seed(seed, e.id) for e in tasks]) if tasks else []
     if trajectories:
         score_mem_alpha(trajectories, episodes_by_id, reward, reader, judge)
     parts = [t.reward_components for t in trajectories]

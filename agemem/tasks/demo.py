@@ -11,7 +11,8 @@ phase stops the demo and names its folder):
     control_seed<s>     the first seed's run with algorithm.shuffle_rewards=true (demo.shuffle_rewards)
 
 For Mem-α (`experiment=mem_alpha_cpu_demo`, reward.preset=mem_alpha) held-out success is the reader's accuracy from
-the memory each greedy rollout wrote on held-out chunk streams, and the lower panels show r1–r4 and Mem-α's tools.
+the memory each greedy rollout (or one sampled at trainer.heldout_temperature) wrote on held-out chunk streams, and
+the lower panels show r1–r4 and Mem-α's tools.
 With demo.parallel_runs=N the RL phases run N at a time (each with 1/N of the threads, output in <phase>/run.log).
 Then a table, `demo_summary.json` and `demo_curves.png` (held-out success against wall time and per RL step;
 reward components and tool calls by type per RL step).
@@ -136,8 +137,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def summarize(phases: list[Phase], heldout_episodes: int, wall_s: float) -> dict[str, Any]:
-    """`demo_summary.json`: held-out success of the SFT model, of each RL seed (with its curve) and of the control."""
+def summarize(phases: list[Phase], heldout_episodes: int, wall_s: float,
+              heldout_temperature: float = 0.0) -> dict[str, Any]:
+    """`demo_summary.json`: held-out success of the SFT model, of each RL seed (with its curve) and of the control,
+    and how it was measured (episodes, decoding temperature)."""
     rl = [p for p in phases if p.name.startswith("rl_seed")]
     control = next((p for p in phases if p.name.startswith("control_seed")), None)
     sft = next(p for p in phases if p.name == "sft")
@@ -154,6 +157,7 @@ def summarize(phases: list[Phase], heldout_episodes: int, wall_s: float) -> dict
                 "curve": [[step, value] for step, _, value in p.heldout_curve(start)]} for p in rl],
         "control": {"heldout_success": control.curve(HELDOUT)[-1][2]} if control else None,
         "heldout_episodes": heldout_episodes,
+        "heldout_temperature": heldout_temperature,
         "wall_s": wall_s,
     }
 
@@ -176,7 +180,9 @@ def summary_table(summary: dict[str, Any], phases: list[Phase]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
              for r in rows]
-    footer = f"{summary['heldout_episodes']} held-out episodes (greedy), total wall time {summary['wall_s']:.0f} s"
+    temperature = summary["heldout_temperature"]
+    decoding = f"sampled at temperature {temperature}" if temperature else "greedy"
+    footer = f"{summary['heldout_episodes']} held-out episodes ({decoding}), total wall time {summary['wall_s']:.0f} s"
     return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:], footer])
 
 
@@ -266,7 +272,7 @@ def run_demo(cfg: Config) -> None:
             for process in processes:
                 if process is not None and process.poll() is None:
                     process.kill()
-    summary = summarize(phases, cfg.trainer.heldout_tasks, time.perf_counter() - t0)
+    summary = summarize(phases, cfg.trainer.heldout_tasks, time.perf_counter() - t0, cfg.trainer.heldout_temperature)
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     panels = "mem_alpha" if cfg.reward.preset == "mem_alpha" else "agemem"
     plot_curves(phases, summary, out / "demo_curves.png", panels)

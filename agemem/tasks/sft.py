@@ -20,7 +20,6 @@ from tqdm import tqdm
 from agemem.collective import all_reduce_sum
 from agemem.eval.validation import (
     HELDOUT,
-    greedy_success,
     heldout_episodes,
     heldout_success,
     validate_mem_alpha,
@@ -64,15 +63,16 @@ def validation_episodes(cfg: Config, val_set: list[Episode]) -> list[Episode]:
 
 
 def validation_success(cfg: Config, engine: Engine, tokenizer, settings, val: list[Episode], rank: int,
-                       world: int) -> float:
-    """Greedy validation success over `val` (all ranks): exact-match answers for AgeMem; for Mem-α the frozen
-    reader's accuracy from the final memory (`eval/qa_accuracy`)."""
+                       world: int, temperature: float = 0.0) -> float:
+    """Validation success over `val` (all ranks) at `temperature` (0: greedy; else sampled from
+    trainer.heldout_seed): exact-match answers for AgeMem; for Mem-α the frozen reader's accuracy from the final
+    memory (`eval/qa_accuracy`)."""
+    seed = cfg.trainer.heldout_seed
     if cfg.reward.preset == "mem_alpha":
         return validate_mem_alpha(engine, tokenizer, settings, val, {e.id: e for e in val}, cfg.reward,
-                                  build_reader(cfg.reward, cfg.model), build_judge(cfg.judge), cfg.seed, rank,
-                                  world)["eval/qa_accuracy"]
-    success, _ = greedy_success(val[rank::world], engine, settings, tokenizer)
-    return all_reduce_sum([success])[0] / world
+                                  build_reader(cfg.reward, cfg.model), build_judge(cfg.judge), seed, rank,
+                                  world, temperature)["eval/qa_accuracy"]
+    return heldout_success(val, engine, settings, tokenizer, rank, world, temperature, seed)
 
 
 def sft_stop_step(sft: SFTConfig, step: int, success: float, stop_at: int | None) -> int | None:
@@ -153,8 +153,8 @@ def run_sft(cfg: Config) -> None:
         engine.load_weights(full_state_dict(actor, cfg.trainer.lora_rank > 0).items())
         heldout_set = heldout_episodes(cfg.data, cfg.trainer.heldout_tasks, cfg.trainer.heldout_seed,
                                        f"trainer.heldout_tasks={cfg.trainer.heldout_tasks}")
-        heldout = validation_success(cfg, engine, tokenizer, settings, heldout_set, rank, world) if mem_alpha \
-            else heldout_success(heldout_set, engine, settings, tokenizer, rank, world)
+        heldout = validation_success(cfg, engine, tokenizer, settings, heldout_set, rank, world,
+                                     cfg.trainer.heldout_temperature)
         logger.log(step, {HELDOUT: heldout, "timing_s/elapsed": time.perf_counter() - start})
         log.info("sft: held-out success %.3f on %d tasks", heldout, cfg.trainer.heldout_tasks)
     save_checkpoint(actor, out / "checkpoints", step, rank, logger.run_id, resume_critical_config(sft_cfg),

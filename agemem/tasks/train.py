@@ -250,17 +250,19 @@ def start_run(cfg: Config) -> Run:
 
 
 def validate_run(run: Run) -> dict[str, float]:
-    """Greedy validation of the current policy (eval/score, eval/task) and its held-out success; for Mem-α its
-    reader accuracy, compression and memory size, and the reader's accuracy on the held-out streams."""
+    """Greedy validation of the current policy (eval/score, eval/task) and its held-out success (greedy, or at
+    trainer.heldout_temperature); for Mem-α its reader accuracy, compression and memory size, and the reader's
+    accuracy on the held-out streams."""
     if run.reader is not None:
-        policy, scoring = (run.engine, run.tokenizer, run.settings), (run.cfg.reward, run.reader, run.judge,
-                                                                       run.cfg.seed, run.rank, run.world)
+        policy, scorers = (run.engine, run.tokenizer, run.settings), (run.cfg.reward, run.reader, run.judge)
         val = run.val_set[: run.cfg.trainer.eval_tasks]
-        metrics = validate_mem_alpha(*policy, val, run.episodes_by_id, *scoring) if val else {}
+        metrics = validate_mem_alpha(*policy, val, run.episodes_by_id, *scorers, run.cfg.seed, run.rank,
+                                     run.world) if val else {}
         if run.heldout_set:  # Mem-α's held-out success: the reader's accuracy on streams of unseen entity ids
-            by_id = {e.id: e for e in run.heldout_set}
-            metrics[HELDOUT] = validate_mem_alpha(*policy, run.heldout_set, by_id, *scoring)["eval/qa_accuracy"]
+            metrics[HELDOUT] = validate_mem_alpha(*policy, run.heldout_set, {e.id: e for e in run.heldout_set},
+                                                  *scorers, run.cfg.trainer.heldout_seed, run.rank, run.world,
+                                                  run.cfg.trainer.heldout_temperature)["eval/qa_accuracy"]
         return metrics
     return validate(run.engine, run.tokenizer, run.settings, run.val_set[: run.cfg.trainer.eval_tasks],
                     run.heldout_set, run.episodes_by_id, run.cfg.reward, run.judge, run.cfg.seed, run.rank,
-                    run.world)
+                    run.world, run.cfg.trainer.heldout_temperature, run.cfg.trainer.heldout_seed)

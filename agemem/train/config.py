@@ -83,12 +83,15 @@ class TrainerConfig:
     eval_every: int = 0
     # Validation tasks (greedy, one rollout each).
     eval_tasks: int = 8
-    # Held-out tasks (synthetic data with data.heldout=true: entity ids never seen in training) whose greedy
-    # exact-match success is logged as eval/heldout_success at each validation; 0 skips them.
+    # Held-out tasks (synthetic data with data.heldout=true: entity ids never seen in training) whose exact-match
+    # success (greedy unless heldout_temperature) is logged as eval/heldout_success at each validation; 0 skips them.
     heldout_tasks: int = 0
     # Seed of the held-out task set, fixed across runs: every run of a comparison (each RL seed, the control, the
     # SFT model) is scored on the same tasks.
     heldout_seed: int = 0
+    # Decoding temperature of the held-out evaluation (0: greedy). Above 0 it scores the sampled policy RL trains
+    # rather than its argmax, one rollout per task seeded from heldout_seed and the task's id (any rank count).
+    heldout_temperature: float = 0.0
     # Also validate before the first step (step 0): the starting point of the curves.
     eval_before_training: bool = False
     # Trade compute for memory in the actor's backward pass.

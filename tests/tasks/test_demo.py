@@ -35,6 +35,7 @@ def test_the_summary_has_the_specified_shape():
                {"seed": 2, "heldout_success": 0.55, "curve": [[0, 0.4], [10, 0.45], [20, 0.55]]}],
         "control": {"heldout_success": 0.2},
         "heldout_episodes": 200,
+        "heldout_temperature": 0.0,
         "wall_s": 300.0,
     }
     json.dumps(summary)  # JSON-ready
@@ -57,7 +58,8 @@ def test_the_table_and_the_plot(tmp_path):
     summary = summarize(phases, 200, 300.0)
     table = summary_table(summary, phases)
     assert "rl_seed1" in table and "+20.0 pt" in table and "control_seed1 (shuffled)" in table
-    assert "-20.0 pt" in table and "200 held-out episodes" in table
+    assert "-20.0 pt" in table and "200 held-out episodes (greedy)" in table
+    assert "(sampled at temperature 0.6)" in summary_table(summarize(phases, 200, 300.0, 0.6), phases)
     plot_curves(phases, summary, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for phase in phases[1:]:  # a Mem-α demo's batches: r1–r4 and Mem-α's tools in the lower panels
