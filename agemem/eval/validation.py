@@ -22,6 +22,9 @@ from data_gen.sources import build_episodes
 
 # Exact-match success on the held-out tasks (trainer.heldout_tasks): the metric's name in metrics.jsonl.
 HELDOUT = "eval/heldout_success"
+# The decoding temperature it was measured at (trainer.heldout_temperature), logged beside the SFT model's figure: a
+# demo that reuses that model checks it (agemem/tasks/demo.py).
+HELDOUT_TEMPERATURE = "eval/heldout_temperature"
 
 
 def at_temperature(settings: CollectSettings, temperature: float) -> CollectSettings:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from agemem import PROJECT_ROOT
-from agemem.eval.validation import HELDOUT
+from agemem.eval.validation import HELDOUT, HELDOUT_TEMPERATURE
 from agemem.tasks.config import Config
 from agemem.tasks.runtime import output_dir
 from agemem.tools.mem_alpha import TOOL_NAMES as MEM_ALPHA_TOOL_NAMES
@@ -86,6 +86,14 @@ def plan_phases(cfg: Config, out: Path) -> list[Phase]:
         raise ValueError(f"demo.parallel_runs={cfg.demo.parallel_runs}: must be >= 1")
     # Reused only when a finished SFT phase is there; otherwise it runs now and is drawn from this demo's start.
     reuse = cfg.demo.reuse_sft and (sft_model / "config.json").is_file()
+    if reuse:  # every curve starts at the SFT model's held-out success: it must be measured as the RL runs measure
+        metrics = out / "sft" / "metrics.jsonl"
+        measured = [r for r in (read_metrics(metrics) if metrics.is_file() else []) if HELDOUT in r]
+        temperature = measured[-1].get(HELDOUT_TEMPERATURE, 0.0) if measured else cfg.trainer.heldout_temperature
+        if temperature != cfg.trainer.heldout_temperature:
+            raise ValueError(f"demo.reuse_sft=true: {metrics} measured {HELDOUT} at trainer.heldout_temperature="
+                             f"{temperature}, this demo at {cfg.trainer.heldout_temperature}: set it back, or "
+                             f"demo.reuse_sft=false (or another out=) to run the SFT phase again")
     phases = [Phase("sft", ["task=sft"], reuse=reuse)]
     phases += [Phase(f"rl_seed{seed}", [*rl, f"seed={seed}"], seed) for seed in cfg.demo.rl_seeds]
     if cfg.demo.shuffle_rewards:

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from agemem.collective import all_reduce_sum
 from agemem.eval.validation import (
     HELDOUT,
+    HELDOUT_TEMPERATURE,
     heldout_episodes,
     heldout_success,
     validate_mem_alpha,
@@ -155,7 +156,8 @@ def run_sft(cfg: Config) -> None:
                                        f"trainer.heldout_tasks={cfg.trainer.heldout_tasks}")
         heldout = validation_success(cfg, engine, tokenizer, settings, heldout_set, rank, world,
                                      cfg.trainer.heldout_temperature)
-        logger.log(step, {HELDOUT: heldout, "timing_s/elapsed": time.perf_counter() - start})
+        logger.log(step, {HELDOUT: heldout, HELDOUT_TEMPERATURE: cfg.trainer.heldout_temperature,
+                          "timing_s/elapsed": time.perf_counter() - start})
         log.info("sft: held-out success %.3f on %d tasks", heldout, cfg.trainer.heldout_tasks)
     save_checkpoint(actor, out / "checkpoints", step, rank, logger.run_id, resume_critical_config(sft_cfg),
                     sft_cfg.trainer.tasks_per_step, sft_cfg.trainer.keep_last)

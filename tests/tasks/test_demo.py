@@ -99,6 +99,15 @@ def test_phases_follow_the_seeds_and_the_control_switch(tmp_path):
     (tmp_path / "sft" / "hf_model").mkdir(parents=True)
     (tmp_path / "sft" / "hf_model" / "config.json").write_text("{}")
     assert plan_phases(cfg, tmp_path)[0].reuse
+    # A reused SFT model measured at another held-out temperature than this demo's is refused, naming both.
+    (tmp_path / "sft" / "metrics.jsonl").write_text('{"step": 9, "eval/heldout_success": 0.4}\n')
+    assert plan_phases(cfg, tmp_path)[0].reuse  # greedy, as this demo
+    cfg.trainer.heldout_temperature = 0.6
+    with pytest.raises(ValueError, match="heldout_temperature=0.0, this demo at 0.6"):
+        plan_phases(cfg, tmp_path)
+    (tmp_path / "sft" / "metrics.jsonl").write_text(
+        '{"step": 9, "eval/heldout_success": 0.4, "eval/heldout_temperature": 0.6}\n')
+    assert plan_phases(cfg, tmp_path)[0].reuse
     cfg.demo.reuse_sft = False
     assert not plan_phases(cfg, tmp_path)[0].reuse
     cfg.data.reserved_id_fraction = 0.1  # RL phases (the control too) train on ids the SFT phase never saw
